@@ -29,9 +29,11 @@ class LogMessage {
 
 }  // namespace vigil
 
-#define VIGIL_LOG(sev)                                                           \
-  if (::vigil::LogSeverity::k##sev < ::vigil::MinLogSeverity()) {                \
-  } else                                                                         \
-    ::vigil::LogMessage(::vigil::LogSeverity::k##sev, __FILE__, __LINE__).stream()
+// A for statement rather than if/else, so that `if (x) VIGIL_LOG(Info) << ...;` has no
+// dangling else.
+#define VIGIL_LOG(sev)                                                                \
+  for (bool vigil_log_once = ::vigil::LogSeverity::k##sev >= ::vigil::MinLogSeverity(); \
+       vigil_log_once; vigil_log_once = false)                                        \
+  ::vigil::LogMessage(::vigil::LogSeverity::k##sev, __FILE__, __LINE__).stream()
 
 #endif  // VIGIL_COMMON_LOG_H_
