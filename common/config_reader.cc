@@ -52,13 +52,14 @@ YAML::Node ConfigMap::Lookup(absl::string_view key) {
 }
 
 void ConfigMap::Error(absl::string_view key, absl::string_view message) {
-  YAML::Node n = node_.IsMap() ? YAML::Node() : node_;
+  // The key's value when present, else the map itself: every message has a position.
+  YAML::Mark mark = mark_;
   if (node_.IsMap()) {
     for (const auto& kv : node_) {
-      if (kv.first.Scalar() == key) n = kv.second;
+      if (kv.first.Scalar() == key) mark = kv.second.Mark();
     }
   }
-  errors_->Add(n.IsDefined() ? n.Mark() : mark_, absl::StrCat(key, ": ", message));
+  errors_->Add(mark, absl::StrCat(key, ": ", message));
 }
 
 std::optional<std::string> ConfigMap::OptionalString(absl::string_view key) {

@@ -1,0 +1,373 @@
+#include "agent/config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/config_reader.h"
+
+namespace vigil::agent {
+namespace {
+
+constexpr char kDefaultCheckType[] = "system";
+constexpr absl::Duration kMinInterval = absl::Seconds(1);
+constexpr absl::Duration kMaxDefaultTimeout = absl::Seconds(10);
+constexpr uint64_t kMinSpoolBytes = uint64_t{1} << 20;
+constexpr int64_t kMaxBatchPoints = 1000000;
+constexpr size_t kMaxLabelValueLength = 256;
+constexpr size_t kMaxAgentIdLength = 128;
+
+std::string LocalHostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return "";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Relative paths in the file are relative to the file's directory, not the working directory.
+std::string ResolvePath(const std::string& dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || dir.empty()) return path;
+  return dir.back() == '/' ? dir + path : absl::StrCat(dir, "/", path);
+}
+
+// Empty when `text` is host:port (an IPv6 host in brackets), otherwise what is wrong with it.
+std::string HostPortProblem(absl::string_view text, bool allow_port_zero) {
+  size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return absl::StrCat("expected host:port such as 127.0.0.1:4317, got '", text, "'");
+  }
+  absl::string_view host = text.substr(0, colon);
+  absl::string_view port = text.substr(colon + 1);
+  if (host.empty()) return absl::StrCat("missing host in '", text, "'");
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') {
+      return absl::StrCat("bad IPv6 host in '", text, "' (e.g. [::1]:4317)");
+    }
+  } else if (host.find(':') != absl::string_view::npos) {
+    return absl::StrCat("IPv6 hosts go in brackets, e.g. [::1]:4317; got '", text, "'");
+  }
+  int port_number = -1;
+  bool digits = !port.empty() && std::all_of(port.begin(), port.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+  int min_port = allow_port_zero ? 0 : 1;
+  if (!digits || !absl::SimpleAtoi(port, &port_number) || port_number < min_port ||
+      port_number > 65535) {
+    return absl::StrCat("port must be a number from ", min_port, " to 65535, got '", port, "' in '",
+                        text, "'");
+  }
+  return "";
+}
+
+bool IsValidAgentId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxAgentIdLength) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// Records `path: message` at the position of `key`'s value (the map's when absent; an absent
+// key comes back as a null node without a position).
+void ErrorAt(ConfigMap& map, absl::string_view key, absl::string_view path,
+             absl::string_view message) {
+  YAML::Mark mark = map.Node(key).Mark();
+  map.errors()->Add(mark.is_null() ? map.mark() : mark, absl::StrCat(path, ": ", message));
+}
+
+class AgentConfigParser {
+ public:
+  AgentConfigParser(const std::string& name, const CheckFactory& make_check,
+                    const std::vector<std::string>& known_types)
+      : errors_(name), dir_(DirName(name)), make_check_(make_check), known_types_(known_types) {}
+
+  absl::StatusOr<AgentConfig> Parse(const YAML::Node& root) {
+    AgentConfig config = DefaultAgentConfig();
+    config.checks.clear();
+    ConfigMap top(root, &errors_);
+
+    config.hostname = top.String("hostname", config.hostname);
+    if (config.hostname.empty()) {
+      ErrorAt(top, "hostname", "hostname", "must not be empty");
+    } else if (config.hostname.size() > kMaxLabelValueLength) {
+      ErrorAt(top, "hostname", "hostname",
+              absl::StrCat("is ", config.hostname.size(), " characters; at most ",
+                           kMaxLabelValueLength, " are allowed (it is the `host` label)"));
+    }
+    config.agent_id = top.String("agent_id", config.hostname);
+    // A bad hostname was reported above; do not report it again as the default agent_id.
+    if (!IsValidAgentId(config.agent_id) && (top.Has("agent_id") || !config.hostname.empty())) {
+      ErrorAt(top, "agent_id", "agent_id",
+              absl::StrCat("'", config.agent_id, "' must be 1 to ", kMaxAgentIdLength,
+                           " letters, digits, '.', '_' or '-'"));
+    }
+
+    ParseCollector(top.Map("collector"), &config.collector);
+    config.host_labels = ParseLabels(top.Node("labels"), config.hostname);
+    config.interval = top.Duration("interval", config.interval, kMinInterval);
+    ParseSpool(top.Map("spool"), &config.spool);
+
+    ConfigMap batch = top.Map("batch");
+    config.batch_max_points = static_cast<size_t>(
+        batch.Int("max_points", static_cast<int64_t>(config.batch_max_points), 1, kMaxBatchPoints));
+    batch.Finish();
+
+    ConfigMap metrics = top.Map("metrics");
+    config.metrics_listen = metrics.String("listen", config.metrics_listen);
+    if (!config.metrics_listen.empty()) {
+      std::string problem = HostPortProblem(config.metrics_listen, /*allow_port_zero=*/true);
+      if (!problem.empty()) {
+        ErrorAt(metrics, "listen", "metrics.listen",
+                absl::StrCat(problem, " (\"\" disables the endpoint)"));
+      }
+    }
+    metrics.Finish();
+
+    bool has_checks = top.Has("checks");
+    YAML::Node checks = top.Node("checks");
+    if (!has_checks) {
+      // No `checks:` key at all: the host's system metrics, so a bare agent is useful.
+      YAML::Node entry(YAML::NodeType::Map);
+      entry["type"] = kDefaultCheckType;
+      ParseCheck(entry, "default check", config.interval, &config.checks);
+    } else if (checks.IsSequence()) {
+      size_t index = 0;
+      for (const YAML::Node& entry : checks) {
+        ParseCheck(entry, absl::StrCat("checks[", index++, "]"), config.interval, &config.checks);
+      }
+    } else if (!checks.IsNull()) {  // `checks:` with nothing is an agent without checks.
+      errors_.Add(checks.Mark(), "checks: expected a list of check entries");
+    }
+
+    top.Finish();
+    if (!errors_.empty()) return errors_.ToStatus();
+    return config;
+  }
+
+ private:
+  void ParseCollector(ConfigMap map, CollectorEndpoint* out) {
+    out->address = map.String("address", out->address);
+    std::string problem = HostPortProblem(out->address, /*allow_port_zero=*/false);
+    if (!problem.empty()) ErrorAt(map, "address", "collector.address", problem);
+    out->token_file = ResolvePath(dir_, map.String("token_file", out->token_file));
+    out->connect_timeout = map.Duration("connect_timeout", out->connect_timeout);
+    if (out->connect_timeout <= absl::ZeroDuration()) {
+      ErrorAt(map, "connect_timeout", "collector.connect_timeout", "must be greater than 0");
+    }
+
+    ConfigMap tls = map.Map("tls");
+    TlsClientConfig& t = out->tls;
+    t.enabled = tls.Bool("enabled", t.enabled);
+    t.ca_file = ResolvePath(dir_, tls.String("ca_file"));
+    t.cert_file = ResolvePath(dir_, tls.String("cert_file"));
+    t.key_file = ResolvePath(dir_, tls.String("key_file"));
+    t.server_name = tls.String("server_name");
+    if (t.cert_file.empty() != t.key_file.empty()) {
+      const char* missing = t.cert_file.empty() ? "cert_file" : "key_file";
+      const char* given = t.cert_file.empty() ? "key_file" : "cert_file";
+      ErrorAt(tls, given, absl::StrCat("collector.tls.", missing),
+              absl::StrCat("required when ", given, " is set (a client certificate needs both)"));
+    }
+    if (t.enabled && t.ca_file.empty()) {
+      ErrorAt(tls, "enabled", "collector.tls.ca_file",
+              "required when tls.enabled is true (the CA that signed the collector's "
+              "certificate)");
+    }
+    tls.Finish();
+    map.Finish();
+  }
+
+  // `labels:` maps a label name to a value or a list of values (joined with ",").
+  Labels ParseLabels(const YAML::Node& node, const std::string& hostname) {
+    std::map<std::string, std::string> labels;
+    labels["host"] = hostname;
+    if (!node.IsDefined() || node.IsNull()) return Labels(labels.begin(), labels.end());
+    if (!node.IsMap()) {
+      errors_.Add(node.Mark(), "labels: expected a mapping of label names to values");
+      return Labels(labels.begin(), labels.end());
+    }
+    for (const auto& kv : node) {
+      std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      std::string path = absl::StrCat("labels.", name);
+      if (!IsValidLabelName(name)) {
+        errors_.Add(
+            kv.first.Mark(),
+            absl::StrCat("labels: '", name, "' is not a valid label name ([a-z_][a-z0-9_]*)"));
+        continue;
+      }
+      if (name == "host") {
+        errors_.Add(kv.first.Mark(),
+                    "labels.host: the host label is always the hostname; set 'hostname' instead");
+        continue;
+      }
+      std::optional<std::string> value = LabelValue(kv.second, path);
+      if (!value) continue;
+      if (value->empty()) {
+        errors_.Add(kv.second.Mark(), absl::StrCat(path, ": must not be empty"));
+      } else if (value->size() > kMaxLabelValueLength) {
+        errors_.Add(kv.second.Mark(),
+                    absl::StrCat(path, ": value is ", value->size(), " characters; at most ",
+                                 kMaxLabelValueLength, " are allowed"));
+      } else {
+        labels[name] = *std::move(value);
+      }
+    }
+    return Labels(labels.begin(), labels.end());
+  }
+
+  std::optional<std::string> LabelValue(const YAML::Node& value, const std::string& path) {
+    if (value.IsNull()) return std::string();
+    if (value.IsScalar()) return value.Scalar();
+    if (value.IsSequence()) {
+      std::vector<std::string> parts;
+      bool ok = true;
+      for (const YAML::Node& item : value) {
+        if (!item.IsScalar() || item.Scalar().empty()) {
+          errors_.Add(item.Mark(), absl::StrCat(path, ": list items must be non-empty strings"));
+          ok = false;
+          continue;
+        }
+        parts.push_back(item.Scalar());
+      }
+      if (!ok) return std::nullopt;
+      return absl::StrJoin(parts, ",");
+    }
+    errors_.Add(value.Mark(), absl::StrCat(path, ": expected a string or a list of strings"));
+    return std::nullopt;
+  }
+
+  void ParseSpool(ConfigMap map, SpoolConfig* out) {
+    std::string directory = map.String("directory", out->directory);
+    if (directory.empty()) {
+      ErrorAt(map, "directory", "spool.directory", "must not be empty");
+    } else {
+      out->directory = ResolvePath(dir_, directory);
+    }
+    out->max_bytes = map.Bytes("max_size", out->max_bytes);
+    if (out->max_bytes < kMinSpoolBytes) {
+      ErrorAt(map, "max_size", "spool.max_size",
+              absl::StrCat("must be at least 1MiB, got ", out->max_bytes, " bytes"));
+    }
+    map.Finish();
+  }
+
+  void ParseCheck(const YAML::Node& entry, const std::string& path, absl::Duration agent_interval,
+                  std::vector<CheckConfig>* checks) {
+    if (!entry.IsMap()) {
+      errors_.Add(entry.Mark(), absl::StrCat(path, ": expected a mapping with at least 'type'"));
+      return;
+    }
+    ConfigMap map(entry, &errors_);
+    CheckConfig cc;
+    cc.node = entry;
+    cc.mark = entry.Mark();
+
+    YAML::Node type_node = map.Node("type");
+    std::optional<std::string> type = map.OptionalString("type");
+    cc.type = type.value_or("");
+    cc.name = map.String("name", cc.type);
+    cc.interval = map.Duration("interval", agent_interval, kMinInterval);
+    cc.timeout = map.Duration("timeout", std::min(cc.interval, kMaxDefaultTimeout));
+    if (cc.timeout <= absl::ZeroDuration()) {
+      ErrorAt(map, "timeout", path + ".timeout", "must be greater than 0");
+    } else if (cc.timeout > cc.interval) {
+      ErrorAt(map, "timeout", path + ".timeout",
+              absl::StrCat(absl::FormatDuration(cc.timeout), " is longer than the interval (",
+                           absl::FormatDuration(cc.interval), ")"));
+    }
+
+    bool type_ok = false;
+    if (cc.type.empty()) {
+      // A non-scalar type was already reported by OptionalString.
+      if (!type_node.IsDefined() || type_node.IsNull() || type_node.IsScalar()) {
+        ErrorAt(map, "type", path + ".type",
+                absl::StrCat("required (known: ", absl::StrJoin(known_types_, ", "), ")"));
+      }
+    } else if (std::find(known_types_.begin(), known_types_.end(), cc.type) == known_types_.end()) {
+      ErrorAt(map, "type", path + ".type",
+              absl::StrCat("unknown check type '", cc.type,
+                           "' (known: ", absl::StrJoin(known_types_, ", "), ")"));
+    } else {
+      type_ok = true;
+    }
+
+    if (map.Has("name") && cc.name.empty()) {
+      ErrorAt(map, "name", path + ".name", "must not be empty");
+    } else if (!cc.name.empty()) {
+      auto [it, inserted] = names_.emplace(cc.name, cc.mark);
+      if (!inserted) {
+        ErrorAt(
+            map, "name", path + ".name",
+            absl::StrCat("duplicate check name '", cc.name, "' (also used by the check at line ",
+                         it->second.line + 1, "); give each check its own name"));
+      }
+    }
+
+    // The check's own keys can only be judged by a check of a known type; without one, they
+    // would all be reported as unknown, which would only bury the real problem.
+    if (!type_ok) return;
+    std::unique_ptr<Check> check = make_check_(cc.type);
+    if (check == nullptr) {
+      ErrorAt(map, "type", path + ".type",
+              absl::StrCat("check type '", cc.type, "' is listed as known but cannot be created"));
+      return;
+    }
+    absl::Status init = check->Init(map);
+    if (!init.ok()) {
+      errors_.Add(cc.mark, absl::StrCat(path, " (", cc.name, "): ", init.message()));
+    }
+    map.Finish();
+    cc.check = std::move(check);
+    checks->push_back(std::move(cc));
+  }
+
+  ConfigErrors errors_;
+  std::string dir_;
+  const CheckFactory& make_check_;
+  const std::vector<std::string>& known_types_;
+  std::map<std::string, YAML::Mark> names_;  // check name -> position of its entry
+};
+
+}  // namespace
+
+AgentConfig DefaultAgentConfig() {
+  AgentConfig config;
+  config.hostname = LocalHostname();
+  config.agent_id = config.hostname;
+  config.host_labels = {{"host", config.hostname}};
+  CheckConfig system;
+  system.type = kDefaultCheckType;
+  system.name = kDefaultCheckType;
+  system.interval = config.interval;
+  system.timeout = std::min(config.interval, kMaxDefaultTimeout);
+  config.checks.push_back(std::move(system));
+  return config;
+}
+
+absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, const std::string& name,
+                                             const CheckFactory& make_check,
+                                             const std::vector<std::string>& known_types) {
+  absl::StatusOr<YAML::Node> root = LoadYamlString(yaml_text, name);
+  if (!root.ok()) return root.status();
+  return AgentConfigParser(name, make_check, known_types).Parse(*root);
+}
+
+absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path, const CheckFactory& make_check,
+                                            const std::vector<std::string>& known_types) {
+  absl::StatusOr<YAML::Node> root = LoadYamlFile(path);
+  if (!root.ok()) return root.status();
+  return AgentConfigParser(path, make_check, known_types).Parse(*root);
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,351 @@
+#include "collector/config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/config_reader.h"
+#include "yaml-cpp/yaml.h"
+
+namespace vigil::collector {
+namespace {
+
+constexpr absl::Duration kMinRetention = absl::Minutes(5);
+constexpr uint64_t kMinMessageBytes = uint64_t{1} << 10;
+constexpr uint64_t kMaxMessageBytes = uint64_t{1} << 30;  // gRPC takes the limit as an int
+constexpr size_t kSha256HexLength = 64;
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return "";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Relative paths in the file are relative to the file's directory, not the working directory.
+std::string ResolvePath(const std::string& dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || dir.empty()) return path;
+  return dir.back() == '/' ? dir + path : absl::StrCat(dir, "/", path);
+}
+
+// Empty when `text` is host:port (an IPv6 host in brackets, port 0 = any free port), otherwise
+// what is wrong with it.
+std::string ListenAddressProblem(absl::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return absl::StrCat("expected host:port such as 127.0.0.1:4317, got '", text, "'");
+  }
+  absl::string_view host = text.substr(0, colon);
+  absl::string_view port = text.substr(colon + 1);
+  if (host.empty()) {
+    return absl::StrCat("missing host in '", text, "' (0.0.0.0 listens on all interfaces)");
+  }
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') {
+      return absl::StrCat("bad IPv6 host in '", text, "' (e.g. [::1]:4317)");
+    }
+  } else if (host.find(':') != absl::string_view::npos) {
+    return absl::StrCat("IPv6 hosts go in brackets, e.g. [::1]:4317; got '", text, "'");
+  }
+  int port_number = -1;
+  bool digits = !port.empty() && std::all_of(port.begin(), port.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+  if (!digits || !absl::SimpleAtoi(port, &port_number) || port_number > 65535) {
+    return absl::StrCat("port must be a number from 0 to 65535, got '", port, "' in '", text, "'");
+  }
+  return "";
+}
+
+// Empty when `name` can name a token (it is a field of the whitespace-separated tokens file).
+std::string TokenNameProblem(absl::string_view name) {
+  if (name.empty()) return "required";
+  bool ok = std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+  if (!ok) return absl::StrCat("'", name, "' must be letters, digits, '.', '_' or '-'");
+  return "";
+}
+
+std::string Sha256Problem(absl::string_view hex) {
+  const std::string expected = "expected 64 lowercase hex characters (sha256 of the token)";
+  if (hex.size() != kSha256HexLength) {
+    return absl::StrCat(expected, "; got ", hex.size(), " characters");
+  }
+  for (size_t i = 0; i < hex.size(); ++i) {
+    char c = hex[i];
+    if (!(absl::ascii_isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'))) {
+      return absl::StrCat(expected, "; got '", std::string(1, c), "' at offset ", i);
+    }
+  }
+  return "";
+}
+
+// Records `path: message` at the position of `key`'s value (the map's when absent; an absent
+// key comes back as a null node without a position).
+void ErrorAt(ConfigMap& map, absl::string_view key, absl::string_view path,
+             absl::string_view message) {
+  YAML::Mark mark = map.Node(key).Mark();
+  map.errors()->Add(mark.is_null() ? map.mark() : mark, absl::StrCat(path, ": ", message));
+}
+
+YAML::Mark MarkAt(int line, int column) {
+  YAML::Mark mark;
+  mark.line = line;
+  mark.column = column;
+  return mark;
+}
+
+class CollectorConfigParser {
+ public:
+  explicit CollectorConfigParser(const std::string& name) : errors_(name), dir_(DirName(name)) {}
+
+  absl::StatusOr<CollectorConfig> Parse(const YAML::Node& root) {
+    CollectorConfig config = DefaultCollectorConfig();
+    config.config_dir = dir_;
+    ConfigMap top(root, &errors_);
+
+    ConfigMap listen = top.Map("listen");
+    config.listen.grpc = ListenAddress(listen, "grpc", config.listen.grpc);
+    config.listen.http = ListenAddress(listen, "http", config.listen.http);
+    if (config.listen.grpc == config.listen.http && !absl::EndsWith(config.listen.grpc, ":0")) {
+      ErrorAt(listen, "http", "listen.http",
+              absl::StrCat("same address as listen.grpc (", config.listen.grpc, ")"));
+    }
+    listen.Finish();
+
+    std::string state_dir = top.String("state_dir", config.state_dir);
+    if (state_dir.empty()) {
+      ErrorAt(top, "state_dir", "state_dir", "must not be empty");
+    } else {
+      config.state_dir = ResolvePath(dir_, state_dir);
+    }
+
+    ParseAuth(top.Map("auth"), &config.auth);
+    ParseTls(top.Map("tls"), &config.tls);
+    config.retention = top.Duration("retention", config.retention, kMinRetention);
+    ParseLimits(top.Map("limits"), config.retention, &config.limits);
+
+    ConfigMap ingest = top.Map("ingest");
+    config.ingest.workers = static_cast<int>(ingest.Int("workers", config.ingest.workers, 1, 64));
+    ingest.Finish();
+
+    top.Finish();
+    std::vector<std::string> problems = errors_.messages();
+    problems.insert(problems.end(), token_file_problems_.begin(), token_file_problems_.end());
+    if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+    return config;
+  }
+
+ private:
+  std::string ListenAddress(ConfigMap& map, absl::string_view key, const std::string& def) {
+    std::string address = map.String(key, def);
+    std::string problem = ListenAddressProblem(address);
+    if (!problem.empty()) ErrorAt(map, key, absl::StrCat("listen.", key), problem);
+    return address;
+  }
+
+  void ParseAuth(ConfigMap map, AuthConfig* out) {
+    YAML::Node tokens = map.Node("tokens");
+    if (tokens.IsSequence()) {
+      size_t index = 0;
+      for (const YAML::Node& entry : tokens) {
+        ParseInlineToken(entry, absl::StrCat("auth.tokens[", index++, "]"), &out->tokens);
+      }
+    } else if (tokens.IsDefined() && !tokens.IsNull()) {
+      errors_.Add(tokens.Mark(), "auth.tokens: expected a list of {name, sha256} entries");
+    }
+
+    out->tokens_file = ResolvePath(dir_, map.String("tokens_file"));
+    if (!out->tokens_file.empty()) {
+      ReadTokensFile(out->tokens_file, map.Node("tokens_file").Mark(), &out->tokens);
+    }
+    out->api_token_file = ResolvePath(dir_, map.String("api_token_file"));
+    map.Finish();
+  }
+
+  void ParseInlineToken(const YAML::Node& entry, const std::string& path,
+                        std::vector<AgentToken>* tokens) {
+    if (!entry.IsMap()) {
+      errors_.Add(entry.Mark(), absl::StrCat(path, ": expected a mapping {name, sha256}"));
+      return;
+    }
+    ConfigMap map(entry, &errors_);
+    AgentToken token{map.String("name"), map.String("sha256")};
+    bool ok = true;
+    if (std::string problem = TokenNameProblem(token.name); !problem.empty()) {
+      ErrorAt(map, "name", path + ".name", problem);
+      ok = false;
+    }
+    if (std::string problem = Sha256Problem(token.sha256); !problem.empty()) {
+      ErrorAt(map, "sha256", path + ".sha256", token.sha256.empty() ? "required" : problem);
+      ok = false;
+    }
+    map.Finish();
+    if (!ok) return;
+    if (Conflict c = Register(token, path); !c.message.empty()) {
+      const char* key = c.about_name ? "name" : "sha256";
+      ErrorAt(map, key, absl::StrCat(path, ".", key), c.message);
+      return;
+    }
+    tokens->push_back(std::move(token));
+  }
+
+  // Lines "name sha256"; '#' starts a comment; blank lines are skipped.
+  void ReadTokensFile(const std::string& path, const YAML::Mark& key_mark,
+                      std::vector<AgentToken>* tokens) {
+    std::ifstream in(path);
+    if (!in) {
+      int err = errno;
+      errors_.Add(key_mark,
+                  absl::StrCat("auth.tokens_file: cannot read '", path, "': ", strerror(err)));
+      return;
+    }
+    ConfigErrors file_errors(path);
+    std::string line;
+    int line_index = 0;
+    for (; std::getline(in, line); ++line_index) {
+      size_t hash = line.find('#');
+      if (hash != std::string::npos) line.resize(hash);
+      // Fields with the column each starts at, for positions in messages.
+      std::vector<std::pair<int, std::string>> fields;
+      for (size_t i = 0; i < line.size();) {
+        if (absl::ascii_isspace(static_cast<unsigned char>(line[i]))) {
+          ++i;
+          continue;
+        }
+        size_t start = i;
+        while (i < line.size() && !absl::ascii_isspace(static_cast<unsigned char>(line[i]))) ++i;
+        fields.emplace_back(static_cast<int>(start), line.substr(start, i - start));
+      }
+      if (fields.empty()) continue;
+      if (fields.size() != 2) {
+        file_errors.Add(MarkAt(line_index, fields[0].first),
+                        absl::StrCat("expected 'name sha256', got ", fields.size(), " field",
+                                     fields.size() == 1 ? "" : "s"));
+        continue;
+      }
+      AgentToken token{fields[0].second, fields[1].second};
+      if (std::string problem = TokenNameProblem(token.name); !problem.empty()) {
+        file_errors.Add(MarkAt(line_index, fields[0].first), absl::StrCat("name: ", problem));
+        continue;
+      }
+      if (std::string problem = Sha256Problem(token.sha256); !problem.empty()) {
+        file_errors.Add(MarkAt(line_index, fields[1].first), absl::StrCat("sha256: ", problem));
+        continue;
+      }
+      std::string where = absl::StrCat(path, ":", line_index + 1);
+      if (Conflict c = Register(token, where); !c.message.empty()) {
+        file_errors.Add(MarkAt(line_index, fields[c.about_name ? 0 : 1].first),
+                        absl::StrCat(c.about_name ? "name: " : "sha256: ", c.message));
+        continue;
+      }
+      tokens->push_back(std::move(token));
+    }
+    token_file_problems_ = file_errors.messages();
+  }
+
+  struct Conflict {
+    std::string message;  // empty: no conflict
+    bool about_name = false;
+  };
+
+  // Remembers a token unless it conflicts with an earlier one: a name used twice, or one token
+  // under two names (which would make the agent's identity ambiguous).
+  Conflict Register(const AgentToken& token, const std::string& where) {
+    auto name = token_names_.find(token.name);
+    if (name != token_names_.end()) {
+      return {absl::StrCat("duplicate token name '", token.name, "' (also at ", name->second, ")"),
+              true};
+    }
+    auto hash = token_hashes_.find(token.sha256);
+    if (hash != token_hashes_.end()) {
+      return {absl::StrCat("same hash as token '", hash->second.first, "' (at ",
+                           hash->second.second, "); one token cannot have two names"),
+              false};
+    }
+    token_names_.emplace(token.name, where);
+    token_hashes_.emplace(token.sha256, std::make_pair(token.name, where));
+    return {};
+  }
+
+  void ParseTls(ConfigMap map, TlsServerConfig* out) {
+    out->enabled = map.Bool("enabled", out->enabled);
+    out->cert_file = ResolvePath(dir_, map.String("cert_file"));
+    out->key_file = ResolvePath(dir_, map.String("key_file"));
+    out->client_ca_file = ResolvePath(dir_, map.String("client_ca_file"));
+    if (out->cert_file.empty() != out->key_file.empty()) {
+      const char* missing = out->cert_file.empty() ? "cert_file" : "key_file";
+      const char* given = out->cert_file.empty() ? "key_file" : "cert_file";
+      ErrorAt(map, given, absl::StrCat("tls.", missing),
+              absl::StrCat("required when ", given, " is set"));
+    } else if (out->enabled && out->cert_file.empty()) {
+      ErrorAt(map, "enabled", "tls", "cert_file and key_file are required when enabled is true");
+    }
+    map.Finish();
+  }
+
+  void ParseLimits(ConfigMap map, absl::Duration retention, LimitsConfig* out) {
+    out->max_message_bytes = map.Bytes("max_message_bytes", out->max_message_bytes);
+    if (out->max_message_bytes < kMinMessageBytes || out->max_message_bytes > kMaxMessageBytes) {
+      ErrorAt(map, "max_message_bytes", "limits.max_message_bytes",
+              absl::StrCat("must be from 1KiB to 1GiB, got ", out->max_message_bytes, " bytes"));
+    }
+    out->max_labels_per_series =
+        static_cast<int>(map.Int("max_labels_per_series", out->max_labels_per_series, 1, 1000));
+    out->max_label_name_length =
+        static_cast<int>(map.Int("max_label_name_length", out->max_label_name_length, 1, 65536));
+    out->max_label_value_length = static_cast<int>(
+        map.Int("max_label_value_length", out->max_label_value_length, 1, 1 << 20));
+    out->max_series_per_agent =
+        static_cast<int>(map.Int("max_series_per_agent", out->max_series_per_agent, 1, 100000000));
+    out->max_future_skew = map.Duration("max_future_skew", out->max_future_skew);
+    if (out->max_future_skew <= absl::ZeroDuration()) {
+      ErrorAt(map, "max_future_skew", "limits.max_future_skew", "must be greater than 0");
+    }
+    out->max_past_age = map.Duration("max_past_age", retention);
+    if (out->max_past_age <= absl::ZeroDuration()) {
+      ErrorAt(map, "max_past_age", "limits.max_past_age", "must be greater than 0");
+    } else if (out->max_past_age > retention) {
+      ErrorAt(map, "max_past_age", "limits.max_past_age",
+              absl::StrCat(absl::FormatDuration(out->max_past_age), " is longer than retention (",
+                           absl::FormatDuration(retention), "); such points would be dropped"));
+    }
+    out->queue_capacity =
+        static_cast<int>(map.Int("queue_capacity", out->queue_capacity, 1, 1000000));
+    map.Finish();
+  }
+
+  ConfigErrors errors_;
+  std::string dir_;
+  std::vector<std::string> token_file_problems_;
+  std::map<std::string, std::string> token_names_;  // name -> where it was defined
+  std::map<std::string, std::pair<std::string, std::string>> token_hashes_;  // -> name, where
+};
+
+}  // namespace
+
+CollectorConfig DefaultCollectorConfig() { return CollectorConfig(); }
+
+absl::StatusOr<CollectorConfig> ParseCollectorConfig(const std::string& yaml_text,
+                                                     const std::string& name) {
+  absl::StatusOr<YAML::Node> root = LoadYamlString(yaml_text, name);
+  if (!root.ok()) return root.status();
+  return CollectorConfigParser(name).Parse(*root);
+}
+
+absl::StatusOr<CollectorConfig> LoadCollectorConfig(const std::string& path) {
+  absl::StatusOr<YAML::Node> root = LoadYamlFile(path);
+  if (!root.ok()) return root.status();
+  return CollectorConfigParser(path).Parse(*root);
+}
+
+}  // namespace vigil::collector

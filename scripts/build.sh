@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Configures (once) and builds with the given CMake preset (default: release). ccache makes a
+# rebuild after a clean clone cheap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset=${1:-release}
+shift || true
+export CCACHE_DIR=${CCACHE_DIR:-/var/cache/vigil-ccache}
+mkdir -p "$CCACHE_DIR"
+if [ ! -f "build/$preset/build.ninja" ]; then
+  cmake --preset "$preset" >/dev/null
+fi
+cmake --build --preset "$preset" "$@"

@@ -1,0 +1,48 @@
+#ifndef VIGIL_TESTS_STACK_H_
+#define VIGIL_TESTS_STACK_H_
+
+#include <memory>
+#include <string>
+
+#include "common/testing/process.h"
+#include "nlohmann/json.hpp"
+
+namespace vigil::testing {
+
+// The real vigil-collector and vigil-agent binaries on loopback ports, with their configs and
+// state in a temporary directory. The agent runs the system check every second.
+class Stack {
+ public:
+  Stack();
+  ~Stack();
+
+  void StartCollector();
+  void StartAgent();
+  void StopCollector(int sig);
+  void StopAgent(int sig);
+
+  // GET on the collector's HTTP API, parsed; fails the test on a non-200 answer.
+  nlohmann::json Api(const std::string& path_and_query) const;
+  // Points [[ts, value], ...] of one series of this stack's agent.
+  nlohmann::json Points(const std::string& metric, const std::string& extra_query = "") const;
+
+  const std::string& token() const { return token_; }
+  int grpc_port() const { return grpc_port_; }
+  int http_port() const { return http_port_; }
+  const TempDir& dir() const { return dir_; }
+  Process* collector() { return collector_.get(); }
+  Process* agent() { return agent_.get(); }
+  static constexpr const char* kHost = "e2e-host";
+
+ private:
+  TempDir dir_;
+  std::string token_;
+  int grpc_port_, http_port_;
+  std::unique_ptr<Process> collector_, agent_;
+};
+
+std::string UrlEncode(const std::string& s);
+
+}  // namespace vigil::testing
+
+#endif  // VIGIL_TESTS_STACK_H_
