@@ -5,8 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}
 shift || true
-export CCACHE_DIR=${CCACHE_DIR:-/var/cache/vigil-ccache}
-mkdir -p "$CCACHE_DIR"
 if [ ! -f "build/$preset/build.ninja" ]; then
   cmake --preset "$preset" >/dev/null
 fi
