@@ -129,6 +129,9 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
   };
   std::vector<Pending> pending;
   std::vector<v1::WalRecord> records;
+  // Highest sequence accepted so far in this group, per agent: positions are only committed
+  // after the WAL write, but a replay within the same group is a duplicate too.
+  absl::flat_hash_map<AgentState*, uint64_t> group_last;
   for (IngestItem& item : items) {
     AgentState* agent;
     {
@@ -148,11 +151,13 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
       pending.push_back(std::move(p));
       continue;
     }
-    if (item.batch.sequence <= agent->last_sequence) {
+    uint64_t& last = group_last.try_emplace(agent, agent->last_sequence).first->second;
+    if (item.batch.sequence <= last) {
       p.duplicate = true;
       pending.push_back(std::move(p));
       continue;
     }
+    last = item.batch.sequence;
     p.keep.resize(item.batch.series.size(), true);
     for (size_t i = 0; i < item.batch.series.size(); ++i) {
       const auto& s = item.batch.series[i];
@@ -218,13 +223,13 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
       }
       {
         absl::MutexLock lock(&w->mu);
-        p.agent->last_sequence = b.sequence;
+        p.agent->last_sequence = std::max(p.agent->last_sequence, b.sequence);
         p.agent->last_batch_ms = now;
       }
       metrics_->accepted_batches.Increment();
       metrics_->accepted_points.Increment(accepted);
       v1::Ack* ack = msg.mutable_ack();
-      ack->set_sequence(b.sequence);
+      ack->set_sequence(p.agent->last_sequence);
       ack->set_accepted_points(accepted);
       ack->set_rejected_points(b.rejections.Total());
       for (const auto& [reason, n] : b.rejections.count) {
