@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "collector/store/selector.h"
 #include "common/series_key.h"
@@ -28,13 +29,20 @@ struct AppendResult {
 
 struct StoreStats {
   uint64_t series = 0;
+  // Points held, including those past retention that share a chunk with newer points (a chunk
+  // is freed when its newest point expires; Read() filters by exact time).
   uint64_t points = 0;
   uint64_t bytes = 0;  // memory held by point storage, including partly filled chunks
+  // Per-series overhead outside point storage: hash-map slots and the heap memory of series
+  // keys. An estimate from capacities; malloc's own bookkeeping is not included.
+  uint64_t key_bytes = 0;
 };
 
 // In-memory time-series store: per-series chunked ring buffers holding `retention` of data,
 // sharded by series hash so concurrent writers of different series do not contend.
-// Thread-safe: every method may be called from any thread.
+// Thread-safe: every method may be called from any thread; each call locks one shard at a time,
+// so Select() and Stats() see each shard at a consistent moment but not all shards at once.
+// Memory: about 12.1 bytes per point in full 128-point chunks (docs/performance.md).
 class SeriesStore {
  public:
   struct Options {
@@ -44,7 +52,11 @@ class SeriesStore {
   explicit SeriesStore(Options options);
   ~SeriesStore();
 
-  // Appends points of one series, in timestamp order. `now_ms` bounds retention.
+  // Appends points of one series, in timestamp order. `now_ms` bounds retention. Each point is
+  // checked in this order: too_old (t < now_ms - retention), duplicate (t already stored; the
+  // stored value is kept), out_of_order (t older than the newest stored point), else appended.
+  // Chunks of this series that fell out of retention are freed on the way. A call whose points
+  // are all rejected creates no series.
   AppendResult Append(const SeriesKey& key, absl::Span<const DataPoint> points, int64_t now_ms);
 
   // Keys of every series the selector matches, sorted.
@@ -53,7 +65,8 @@ class SeriesStore {
   // Points of one series with from_ms <= t <= to_ms, in order. Empty if unknown.
   std::vector<DataPoint> Read(const SeriesKey& key, int64_t from_ms, int64_t to_ms) const;
 
-  // Drops points older than now_ms - retention and series left empty.
+  // Drops points older than now_ms - retention, a whole chunk at a time (a chunk goes when its
+  // newest point is older), and series left empty.
   void Evict(int64_t now_ms);
 
   StoreStats Stats() const;
@@ -62,7 +75,8 @@ class SeriesStore {
   struct Shard;
   Shard& ShardFor(const SeriesKey& key) const;
 
-  Options options_;
+  // Constant after construction.
+  Options options_;  // shards >= 1, retention >= 0
   std::unique_ptr<Shard[]> shards_;
 };
 
