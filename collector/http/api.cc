@@ -1,0 +1,319 @@
+#include "collector/http/api.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "collector/store/downsample.h"
+#include "collector/store/selector.h"
+#include "common/config_reader.h"
+#include "nlohmann/json.hpp"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+namespace vigil::collector {
+namespace {
+
+// Keys in insertion order, so replies read {"status":..,"data":..} as documented.
+using json = nlohmann::ordered_json;
+
+constexpr char kJsonType[] = "application/json";
+constexpr char kTextType[] = "text/plain; charset=utf-8";
+constexpr char kMetricsType[] = "text/plain; version=0.0.4";
+constexpr int64_t kDefaultRangeMs = 60 * 60 * 1000;
+
+constexpr absl::string_view kEndpoints[] = {"/healthz",       "/readyz",        "/metrics",
+                                            "/api/v1/status", "/api/v1/series", "/api/v1/query"};
+
+// Label values come from agents and need not be valid UTF-8: replace bad bytes, never throw.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+HttpResponse Text(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = kTextType;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse Success(json data) {
+  HttpResponse r;
+  r.content_type = kJsonType;
+  r.body = Dump(json{{"status", "success"}, {"data", std::move(data)}});
+  r.body += '\n';
+  return r;
+}
+
+HttpResponse Error(int status, absl::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = kJsonType;
+  r.body = Dump(json{{"status", "error"}, {"error", std::string(message)}});
+  r.body += '\n';
+  return r;
+}
+
+json SeriesJson(const SeriesKey& key) {
+  json labels = json::object();
+  for (const auto& [name, value] : key.labels) labels[name] = value;
+  return json{{"metric", key.metric}, {"labels", std::move(labels)}, {"series", key.ToString()}};
+}
+
+// Union of the series every selector matches, sorted and without duplicates.
+absl::StatusOr<std::vector<SeriesKey>> SelectAll(const SeriesStore& store,
+                                                 const std::vector<std::string>& selectors,
+                                                 absl::string_view param) {
+  std::vector<SeriesKey> keys;
+  for (const std::string& text : selectors) {
+    absl::StatusOr<SeriesSelector> selector = ParseSelector(text);
+    if (!selector.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(param, ": bad selector '", text, "': ", selector.status().message()));
+    }
+    std::vector<SeriesKey> matched = store.Select(*selector);
+    keys.insert(keys.end(), std::make_move_iterator(matched.begin()),
+                std::make_move_iterator(matched.end()));
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+std::string MissingSelector(absl::string_view param) {
+  return absl::StrCat("missing parameter '", param,
+                      "': give a series selector such as system.load.1{host=\"web-1\"}");
+}
+
+}  // namespace
+
+QueryParams ParseQueryString(absl::string_view query) {
+  auto decode = [](absl::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '+') {
+        out += ' ';
+      } else if (s[i] == '%' && i + 2 < s.size() &&
+                 absl::ascii_isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+                 absl::ascii_isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+        auto hex = [](char c) {
+          return absl::ascii_isdigit(static_cast<unsigned char>(c))
+                     ? c - '0'
+                     : absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+        };
+        out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+        i += 2;
+      } else {
+        out += s[i];
+      }
+    }
+    return out;
+  };
+  QueryParams params;
+  for (absl::string_view part : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(part, absl::MaxSplits('=', 1));
+    params.emplace_back(decode(kv.first), decode(kv.second));
+  }
+  return params;
+}
+
+absl::StatusOr<int64_t> ParseTimeParam(absl::string_view text, int64_t now_ms) {
+  absl::string_view s = absl::StripAsciiWhitespace(text);
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad time '", text, "'", why,
+        ": expected epoch milliseconds, RFC3339 (2026-11-22T10:00:00Z), now, or a duration "
+        "before now (-15m)"));
+  };
+  if (s.empty()) return bad("");
+  if (s == "now") return now_ms;
+  absl::string_view ago = s;
+  if (absl::ConsumePrefix(&ago, "now-") || absl::ConsumePrefix(&ago, "-")) {
+    absl::StatusOr<absl::Duration> d = ParseDuration(ago);
+    if (!d.ok()) return bad(absl::StrCat(" (", d.status().message(), ")"));
+    return absl::ToUnixMillis(absl::FromUnixMillis(now_ms) - *d);
+  }
+  if (std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(c); })) {
+    int64_t ms = 0;
+    if (!absl::SimpleAtoi(s, &ms)) return bad(" (out of range)");
+    return ms;
+  }
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, std::string(s), &t, &err)) return bad("");
+  return absl::ToUnixMillis(t);
+}
+
+HttpApi::HttpApi(ApiContext context, ApiLimits limits)
+    : context_(std::move(context)), limits_(limits) {}
+
+std::string HttpApi::HandlerLabel(absl::string_view path) {
+  for (absl::string_view e : kEndpoints) {
+    if (path == e) return std::string(e);
+  }
+  return "other";
+}
+
+std::vector<absl::string_view> HttpApi::Handlers() {
+  std::vector<absl::string_view> handlers(std::begin(kEndpoints), std::end(kEndpoints));
+  handlers.push_back("other");
+  return handlers;
+}
+
+int64_t HttpApi::NowMs() const {
+  return context_.now_ms ? context_.now_ms() : absl::ToUnixMillis(absl::Now());
+}
+
+HttpResponse HttpApi::Serve(const HttpRequest& request) const {
+  if (HandlerLabel(request.path) == "other") {
+    return Error(404, absl::StrCat("no such endpoint: ", request.path));
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    HttpResponse r = Error(405, absl::StrCat("method ", request.method, " not allowed on ",
+                                             request.path, "; use GET"));
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  if (request.path == "/healthz") return Text(200, "ok\n");
+  if (request.path == "/readyz") return Ready();
+  if (request.path == "/metrics") return Metrics();
+  if (request.path == "/api/v1/status") return Status();
+  if (request.path == "/api/v1/series") return Series(request.params);
+  return Query(request.params);
+}
+
+HttpResponse HttpApi::Ready() const {
+  bool ready = !context_.ready || context_.ready();
+  return ready ? Text(200, "ready\n") : Text(503, "not ready\n");
+}
+
+HttpResponse HttpApi::Metrics() const {
+  HttpResponse r;
+  r.content_type = kMetricsType;
+  if (context_.registry != nullptr) {
+    r.body = prometheus::TextSerializer().Serialize(context_.registry->Collect());
+  }
+  return r;
+}
+
+HttpResponse HttpApi::Status() const {
+  StoreStats stats = context_.store->Stats();
+  bool ready = !context_.ready || context_.ready();
+  return Success(json{{"version", context_.version},
+                      {"ready", ready},
+                      {"series", stats.series},
+                      {"points", stats.points},
+                      {"bytes", stats.bytes}});
+}
+
+HttpResponse HttpApi::Series(const QueryParams& params) const {
+  std::vector<std::string> selectors;
+  for (const auto& [name, value] : params) {
+    if (name != "match") return Error(400, absl::StrCat("unknown parameter '", name, "'"));
+    selectors.push_back(value);
+  }
+  if (selectors.empty()) return Error(400, MissingSelector("match"));
+  absl::StatusOr<std::vector<SeriesKey>> keys = SelectAll(*context_.store, selectors, "match");
+  if (!keys.ok()) return Error(400, keys.status().message());
+  if (keys->size() > limits_.max_series) {
+    return Error(400,
+                 absl::StrCat("match selects ", keys->size(), " series, more than the limit of ",
+                              limits_.max_series, "; use a narrower selector"));
+  }
+  json data = json::array();
+  for (const SeriesKey& key : *keys) data.push_back(SeriesJson(key));
+  return Success(std::move(data));
+}
+
+HttpResponse HttpApi::Query(const QueryParams& params) const {
+  std::vector<std::string> selectors;
+  std::optional<std::string> from_text, to_text, step_text, stat_text;
+  for (const auto& [name, value] : params) {
+    std::optional<std::string>* slot = nullptr;
+    if (name == "series") {
+      selectors.push_back(value);
+      continue;
+    }
+    if (name == "from") slot = &from_text;
+    if (name == "to") slot = &to_text;
+    if (name == "step") slot = &step_text;
+    if (name == "stat") slot = &stat_text;
+    if (slot == nullptr) return Error(400, absl::StrCat("unknown parameter '", name, "'"));
+    if (slot->has_value()) return Error(400, absl::StrCat(name, ": given more than once"));
+    *slot = value;
+  }
+  if (selectors.empty()) return Error(400, MissingSelector("series"));
+
+  const int64_t now = NowMs();
+  int64_t from = now - kDefaultRangeMs;
+  int64_t to = now;
+  if (from_text) {
+    absl::StatusOr<int64_t> t = ParseTimeParam(*from_text, now);
+    if (!t.ok()) return Error(400, absl::StrCat("from: ", t.status().message()));
+    from = *t;
+  }
+  if (to_text) {
+    absl::StatusOr<int64_t> t = ParseTimeParam(*to_text, now);
+    if (!t.ok()) return Error(400, absl::StrCat("to: ", t.status().message()));
+    to = *t;
+  }
+  if (from > to) {
+    return Error(400, absl::StrCat("from (", from, ") is after to (", to, ")"));
+  }
+  int64_t step_ms = 0;
+  if (step_text) {
+    absl::StatusOr<absl::Duration> d = ParseDuration(*step_text);
+    if (!d.ok()) return Error(400, absl::StrCat("step: ", d.status().message()));
+    step_ms = absl::ToInt64Milliseconds(*d);
+    if (step_ms < 1)
+      return Error(400, absl::StrCat("step: must be at least 1ms, got '", *step_text, "'"));
+  }
+  Statistic stat = Statistic::kAvg;
+  if (stat_text) {
+    absl::StatusOr<Statistic> s = ParseStatistic(*stat_text);
+    if (!s.ok()) return Error(400, absl::StrCat("stat: ", s.status().message()));
+    if (!step_text) return Error(400, "stat: only applies with step (e.g. step=1m&stat=max)");
+    stat = *s;
+  }
+
+  absl::StatusOr<std::vector<SeriesKey>> keys = SelectAll(*context_.store, selectors, "series");
+  if (!keys.ok()) return Error(400, keys.status().message());
+  if (keys->size() > limits_.max_series) {
+    return Error(400,
+                 absl::StrCat("series selects ", keys->size(), " series, more than the limit of ",
+                              limits_.max_series, "; use a narrower selector"));
+  }
+  json data = json::array();
+  size_t total_points = 0;
+  for (const SeriesKey& key : *keys) {
+    std::vector<DataPoint> points = context_.store->Read(key, from, to);
+    if (step_ms > 0) points = Downsample(points, step_ms, stat);
+    total_points += points.size();
+    if (total_points > limits_.max_points) {
+      return Error(400, absl::StrCat("query returns more than the limit of ", limits_.max_points,
+                                     " points; use a shorter range, a narrower selector or a "
+                                     "larger step"));
+    }
+    json values = json::array();
+    for (const DataPoint& p : points) {
+      values.push_back(
+          json::array({p.timestamp_ms, std::isfinite(p.value) ? json(p.value) : json(nullptr)}));
+    }
+    json entry = SeriesJson(key);
+    entry["points"] = std::move(values);
+    data.push_back(std::move(entry));
+  }
+  return Success(std::move(data));
+}
+
+}  // namespace vigil::collector

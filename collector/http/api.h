@@ -1,0 +1,94 @@
+#ifndef VIGIL_COLLECTOR_HTTP_API_H_
+#define VIGIL_COLLECTOR_HTTP_API_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "collector/store/series_store.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace vigil::collector {
+
+// What the HTTP API reads. Everything it points to must outlive the server.
+struct ApiContext {
+  const SeriesStore* store = nullptr;  // required
+  // The collector's self-metrics registry: served on /metrics; the HTTP server registers its
+  // own request metrics there. May be null (then /metrics is empty and requests are not counted).
+  prometheus::Registry* registry = nullptr;
+  // Readiness for /readyz; called from server threads, so it must be thread-safe. Unset: ready.
+  std::function<bool()> ready;
+  std::string version;
+  // Wall clock in epoch milliseconds for relative times (`-15m`). Unset: the system clock.
+  std::function<int64_t()> now_ms;
+};
+
+// Per-response limits that keep one request from exhausting the collector's memory.
+struct ApiLimits {
+  size_t max_series = 1000;
+  size_t max_points = 1000000;
+};
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+// A request with the transport stripped off: the decoded path and query parameters in order.
+struct HttpRequest {
+  std::string method;
+  std::string path;
+  QueryParams params;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // beyond Content-Type/Length
+};
+
+// The collector's HTTP endpoints (/healthz, /readyz, /metrics, /api/v1/...) as a function from
+// request to response, independent of the HTTP library. Store locks are only held inside
+// SeriesStore calls that copy data out; the response is built from those copies.
+// Thread-safe: Serve() may be called from many threads at once.
+class HttpApi {
+ public:
+  HttpApi(ApiContext context, ApiLimits limits);
+
+  HttpResponse Serve(const HttpRequest& request) const;
+
+  // Bounded-cardinality name of the endpoint serving `path`, for metric labels: the path of a
+  // known endpoint, otherwise "other".
+  static std::string HandlerLabel(absl::string_view path);
+  // Every HandlerLabel() value.
+  static std::vector<absl::string_view> Handlers();
+
+ private:
+  HttpResponse Ready() const;
+  HttpResponse Metrics() const;
+  HttpResponse Status() const;
+  HttpResponse Series(const QueryParams& params) const;
+  HttpResponse Query(const QueryParams& params) const;
+  int64_t NowMs() const;
+
+  ApiContext context_;
+  ApiLimits limits_;
+};
+
+// Splits `a=1&b=x%20y` into decoded pairs in order (`+` decodes to a space, as in forms).
+QueryParams ParseQueryString(absl::string_view query);
+
+// A point in time for `from`/`to`: epoch milliseconds (`1795000000000`), RFC3339
+// (`2026-11-22T10:00:00Z`, `2026-11-22T11:00:00.5+01:00`), `now`, or a duration before now
+// (`-15m`, `now-1h`). Errors say what was expected, without naming the parameter.
+absl::StatusOr<int64_t> ParseTimeParam(absl::string_view text, int64_t now_ms);
+
+}  // namespace vigil::collector
+
+#endif  // VIGIL_COLLECTOR_HTTP_API_H_

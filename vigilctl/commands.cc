@@ -1,0 +1,292 @@
+#include "vigilctl/commands.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/config_reader.h"
+#include "common/secret.h"
+#include "vigilctl/table.h"
+
+namespace vigil::ctl {
+namespace {
+
+using nlohmann::json;
+
+int Fail(std::ostream& err, absl::string_view message) {
+  err << "vigilctl: " << message << "\n";
+  return kExitFailure;
+}
+
+// The collector's reply did not have the documented shape.
+int BadReply(std::ostream& err, const ApiClient& client, absl::string_view what) {
+  return Fail(err,
+              absl::StrCat("unexpected reply from collector at ", client.base_url(), ": ", what));
+}
+
+}  // namespace
+
+std::string Usage() {
+  return R"(Usage: vigilctl [--collector URL] [--timeout DURATION] COMMAND [ARGS]
+
+Commands:
+  series MATCH...            List the series matching any of the selectors, sorted, one per
+                             line under a SERIES header, then a count line.
+  query SELECTOR... [--from T] [--to T] [--step D] [--stat S]
+                             Print the points of every matching series: per series a line with
+                             the series, then a TIME / VALUE table (TIME in UTC, RFC3339), a blank
+                             line between series, and a count line at the end.
+                             T: epoch milliseconds, RFC3339 (2026-11-22T10:00:00Z), now, or a
+                             duration before now (-15m); default --from -1h --to now.
+                             --step D (e.g. 1m) downsamples to one point per step using --stat:
+                             avg (default), min, max, sum, count or last.
+  token generate             Print a new agent token and its SHA-256. The token goes in the
+                             agent's token file; the SHA-256 goes in the collector's auth.tokens.
+  token hash [FILE]          Print the SHA-256 of the token in FILE, or on standard input
+                             (surrounding whitespace is ignored).
+
+Selectors: metric{label="value",label!="v",label=~"regex",label!~"regex"}; the metric or the
+braces may be omitted, e.g. system.load.1 or {host="web-1"}. Quote them for the shell.
+
+Options:
+  --collector URL            Collector HTTP API (default: $VIGIL_COLLECTOR_URL, else
+                             http://127.0.0.1:8080).
+  --timeout DURATION         Give up on the collector after this long (default 10s).
+  -h, --help                 Show this help.
+
+Exit status: 0 success, 1 the collector was unreachable or refused the request, 2 bad usage.
+)";
+}
+
+absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
+                                     const std::string& env_collector_url) {
+  Invocation inv;
+  if (!env_collector_url.empty()) inv.collector_url = env_collector_url;
+  std::vector<std::string> positional;
+  std::vector<std::string> query_flags_seen;
+  bool help = false;
+  bool flags_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (flags_done || arg.size() < 2 || arg[0] != '-' || arg == "-") {
+      positional.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      flags_done = true;
+      continue;
+    }
+    if (arg == "-h" || arg == "--help") {
+      help = true;
+      continue;
+    }
+    // --name VALUE or --name=VALUE.
+    std::string name = arg;
+    std::optional<std::string> value;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    std::optional<std::string>* query_slot = nullptr;
+    if (name == "--from") query_slot = &inv.query.from;
+    if (name == "--to") query_slot = &inv.query.to;
+    if (name == "--step") query_slot = &inv.query.step;
+    if (name == "--stat") query_slot = &inv.query.stat;
+    if (name != "--collector" && name != "--timeout" && query_slot == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag '", name, "'"));
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("flag ", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    if (name == "--collector") {
+      if (value->empty()) return absl::InvalidArgumentError("--collector: empty URL");
+      inv.collector_url = *value;
+    } else if (name == "--timeout") {
+      absl::StatusOr<absl::Duration> d = ParseDuration(*value);
+      if (!d.ok())
+        return absl::InvalidArgumentError(absl::StrCat("--timeout: ", d.status().message()));
+      if (*d <= absl::ZeroDuration())
+        return absl::InvalidArgumentError("--timeout: must be positive");
+      inv.timeout = *d;
+    } else {
+      *query_slot = *value;
+      query_flags_seen.push_back(name);
+    }
+  }
+  if (help) {
+    inv.command = Invocation::Command::kHelp;
+    return inv;
+  }
+  if (positional.empty()) return absl::InvalidArgumentError("no command given");
+  const std::string command = positional[0];
+  std::vector<std::string> rest(positional.begin() + 1, positional.end());
+  if (command != "query" && !query_flags_seen.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(query_flags_seen[0], " only applies to the query command"));
+  }
+  if (command == "series") {
+    if (rest.empty()) return absl::InvalidArgumentError("series: give at least one selector");
+    inv.command = Invocation::Command::kSeries;
+    inv.matches = std::move(rest);
+  } else if (command == "query") {
+    if (rest.empty()) return absl::InvalidArgumentError("query: give at least one selector");
+    inv.command = Invocation::Command::kQuery;
+    inv.query.selectors = std::move(rest);
+  } else if (command == "token") {
+    if (rest.empty()) return absl::InvalidArgumentError("token: give generate or hash");
+    if (rest[0] == "generate") {
+      if (rest.size() > 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("token generate: unexpected argument '", rest[1], "'"));
+      }
+      inv.command = Invocation::Command::kTokenGenerate;
+    } else if (rest[0] == "hash") {
+      if (rest.size() > 2) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("token hash: unexpected argument '", rest[2], "'"));
+      }
+      inv.command = Invocation::Command::kTokenHash;
+      if (rest.size() == 2 && rest[1] != "-") inv.token_file = rest[1];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown token command '", rest[0], "'"));
+    }
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'"));
+  }
+  return inv;
+}
+
+std::string FormatTimestamp(int64_t epoch_ms) {
+  absl::Time t = absl::FromUnixMillis(epoch_ms);
+  return absl::FormatTime(epoch_ms % 1000 == 0 ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%dT%H:%M:%E3SZ", t,
+                          absl::UTCTimeZone());
+}
+
+std::string FormatValue(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  char buf[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof(buf), "%.*g", precision, value);
+    if (std::strtod(buf, nullptr) == value) break;
+  }
+  return buf;
+}
+
+int RunSeries(const ApiClient& client, const std::vector<std::string>& matches, std::ostream& out,
+              std::ostream& err) {
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const std::string& m : matches) params.emplace_back("match", m);
+  absl::StatusOr<json> data = client.Get("/api/v1/series", params);
+  if (!data.ok()) return Fail(err, data.status().message());
+  if (!data->is_array()) return BadReply(err, client, "data is not a list");
+  TextTable table({"SERIES"});
+  for (const json& s : *data) {
+    if (!s.is_object() || !s.contains("series") || !s["series"].is_string()) {
+      return BadReply(err, client, "a series entry has no \"series\" string");
+    }
+    table.AddRow({s["series"].get<std::string>()});
+  }
+  out << table.Render() << "\n" << table.rows() << " series\n";
+  return kExitOk;
+}
+
+int RunQuery(const ApiClient& client, const QueryArgs& query, std::ostream& out,
+             std::ostream& err) {
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const std::string& s : query.selectors) params.emplace_back("series", s);
+  if (query.from) params.emplace_back("from", *query.from);
+  if (query.to) params.emplace_back("to", *query.to);
+  if (query.step) params.emplace_back("step", *query.step);
+  if (query.stat) params.emplace_back("stat", *query.stat);
+  absl::StatusOr<json> data = client.Get("/api/v1/query", params);
+  if (!data.ok()) return Fail(err, data.status().message());
+  if (!data->is_array()) return BadReply(err, client, "data is not a list");
+
+  std::string text;
+  size_t points = 0;
+  for (const json& s : *data) {
+    if (!s.is_object() || !s.contains("series") || !s["series"].is_string() ||
+        !s.contains("points") || !s["points"].is_array()) {
+      return BadReply(err, client, "a series entry lacks \"series\" or \"points\"");
+    }
+    TextTable table({"TIME", "VALUE"});
+    table.SetAlign(1, TextTable::Align::kRight);
+    for (const json& p : s["points"]) {
+      if (!p.is_array() || p.size() != 2 || !p[0].is_number_integer() ||
+          !(p[1].is_number() || p[1].is_null())) {
+        return BadReply(err, client, "a point is not [timestamp_ms, value]");
+      }
+      table.AddRow({FormatTimestamp(p[0].get<int64_t>()),
+                    p[1].is_null() ? "NaN" : FormatValue(p[1].get<double>())});
+    }
+    if (!text.empty()) text += "\n";
+    absl::StrAppend(&text, s["series"].get<std::string>(), "\n");
+    if (table.rows() == 0) {
+      text += "(no points in range)\n";
+    } else {
+      text += table.Render();
+    }
+    points += table.rows();
+  }
+  if (!text.empty()) text += "\n";
+  absl::StrAppend(&text, data->size(), " series, ", points, points == 1 ? " point\n" : " points\n");
+  out << text;
+  return kExitOk;
+}
+
+int RunTokenGenerate(std::ostream& out, std::ostream& err) {
+  absl::StatusOr<std::string> token = GenerateToken();
+  if (!token.ok()) return Fail(err, token.status().message());
+  out << "token:  " << *token << "\n"
+      << "sha256: " << Sha256Hex(*token) << "\n\n"
+      << "Put the token in the agent's token file (readable only by the agent).\n"
+      << "Put the sha256 in the collector's auth.tokens list; the collector never needs the "
+         "token itself.\n";
+  return kExitOk;
+}
+
+int RunTokenHash(const std::string& file, std::istream& in, std::ostream& out, std::ostream& err) {
+  std::string token;
+  if (!file.empty()) {
+    absl::StatusOr<std::string> read = ReadSecretFile(file);
+    if (!read.ok()) return Fail(err, read.status().message());
+    token = *std::move(read);
+  } else {
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) return Fail(err, "cannot read the token from standard input");
+    token = std::string(absl::StripAsciiWhitespace(all));
+    if (token.empty()) return Fail(err, "no token on standard input");
+  }
+  out << Sha256Hex(token) << "\n";
+  return kExitOk;
+}
+
+int Run(const Invocation& invocation, std::istream& in, std::ostream& out, std::ostream& err) {
+  switch (invocation.command) {
+    case Invocation::Command::kHelp:
+      out << Usage();
+      return kExitOk;
+    case Invocation::Command::kSeries:
+      return RunSeries(ApiClient(invocation.collector_url, invocation.timeout), invocation.matches,
+                       out, err);
+    case Invocation::Command::kQuery:
+      return RunQuery(ApiClient(invocation.collector_url, invocation.timeout), invocation.query,
+                      out, err);
+    case Invocation::Command::kTokenGenerate:
+      return RunTokenGenerate(out, err);
+    case Invocation::Command::kTokenHash:
+      return RunTokenHash(invocation.token_file, in, out, err);
+  }
+  return kExitUsage;
+}
+
+}  // namespace vigil::ctl

@@ -1,0 +1,66 @@
+#ifndef VIGIL_VIGILCTL_COMMANDS_H_
+#define VIGIL_VIGILCTL_COMMANDS_H_
+
+#include <istream>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "vigilctl/api_client.h"
+
+namespace vigil::ctl {
+
+// Exit codes of vigilctl.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the collector is unreachable or refused, I/O failed
+inline constexpr int kExitUsage = 2;    // bad command line
+
+inline constexpr char kDefaultCollectorUrl[] = "http://127.0.0.1:8080";
+
+struct QueryArgs {
+  std::vector<std::string> selectors;
+  std::optional<std::string> from, to, step, stat;  // passed to the API as given
+};
+
+// A parsed command line.
+struct Invocation {
+  enum class Command { kHelp, kSeries, kQuery, kTokenGenerate, kTokenHash };
+  Command command = Command::kHelp;
+  std::string collector_url = kDefaultCollectorUrl;
+  absl::Duration timeout = absl::Seconds(10);
+  std::vector<std::string> matches;  // kSeries
+  QueryArgs query;                   // kQuery
+  std::string token_file;            // kTokenHash; empty: standard input
+};
+
+// Parses the arguments after the program name. `env_collector_url` is $VIGIL_COLLECTOR_URL
+// (empty if unset); --collector overrides it. INVALID_ARGUMENT names the offending argument.
+absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
+                                     const std::string& env_collector_url);
+
+// The --help text.
+std::string Usage();
+
+// Each command writes its result to `out` and "vigilctl: <message>" to `err` on failure, and
+// returns the exit code.
+int RunSeries(const ApiClient& client, const std::vector<std::string>& matches, std::ostream& out,
+              std::ostream& err);
+int RunQuery(const ApiClient& client, const QueryArgs& query, std::ostream& out, std::ostream& err);
+int RunTokenGenerate(std::ostream& out, std::ostream& err);
+// Hashes the token in `file`, or read from `in` when `file` is empty, trimmed.
+int RunTokenHash(const std::string& file, std::istream& in, std::ostream& out, std::ostream& err);
+
+// Runs a parsed invocation (kHelp prints Usage() to `out`).
+int Run(const Invocation& invocation, std::istream& in, std::ostream& out, std::ostream& err);
+
+// "2026-11-22T10:00:00Z"; milliseconds are shown only when not zero ("...:00.250Z").
+std::string FormatTimestamp(int64_t epoch_ms);
+// The shortest decimal that reads back as the same double ("0.1", "42", "1e+20").
+std::string FormatValue(double value);
+
+}  // namespace vigil::ctl
+
+#endif  // VIGIL_VIGILCTL_COMMANDS_H_
