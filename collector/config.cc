@@ -24,45 +24,12 @@ constexpr uint64_t kMinMessageBytes = uint64_t{1} << 10;
 constexpr uint64_t kMaxMessageBytes = uint64_t{1} << 30;  // gRPC takes the limit as an int
 constexpr size_t kSha256HexLength = 64;
 
-std::string DirName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return "";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// Relative paths in the file are relative to the file's directory, not the working directory.
-std::string ResolvePath(const std::string& dir, const std::string& path) {
-  if (path.empty() || path[0] == '/' || dir.empty()) return path;
-  return dir.back() == '/' ? dir + path : absl::StrCat(dir, "/", path);
-}
-
-// Empty when `text` is host:port (an IPv6 host in brackets, port 0 = any free port), otherwise
-// what is wrong with it.
+// Empty when `text` is a listen address (port 0 = any free port), otherwise what is wrong.
 std::string ListenAddressProblem(absl::string_view text) {
-  size_t colon = text.rfind(':');
-  if (colon == absl::string_view::npos) {
-    return absl::StrCat("expected host:port such as 127.0.0.1:4317, got '", text, "'");
-  }
-  absl::string_view host = text.substr(0, colon);
-  absl::string_view port = text.substr(colon + 1);
-  if (host.empty()) {
+  if (text.rfind(':') == 0) {  // nothing before the port
     return absl::StrCat("missing host in '", text, "' (0.0.0.0 listens on all interfaces)");
   }
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') {
-      return absl::StrCat("bad IPv6 host in '", text, "' (e.g. [::1]:4317)");
-    }
-  } else if (host.find(':') != absl::string_view::npos) {
-    return absl::StrCat("IPv6 hosts go in brackets, e.g. [::1]:4317; got '", text, "'");
-  }
-  int port_number = -1;
-  bool digits = !port.empty() && std::all_of(port.begin(), port.end(), [](char c) {
-    return absl::ascii_isdigit(static_cast<unsigned char>(c));
-  });
-  if (!digits || !absl::SimpleAtoi(port, &port_number) || port_number > 65535) {
-    return absl::StrCat("port must be a number from 0 to 65535, got '", port, "' in '", text, "'");
-  }
-  return "";
+  return HostPortProblem(text, /*allow_port_zero=*/true);
 }
 
 // Empty when `name` can name a token (it is a field of the whitespace-separated tokens file).

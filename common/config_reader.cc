@@ -1,5 +1,6 @@
 #include "common/config_reader.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/ascii.h"
@@ -202,9 +203,47 @@ void ConfigMap::Finish() {
   }
 }
 
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return "";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string ResolvePath(const std::string& dir, const std::string& path) {
+  if (path.empty() || path[0] == '/' || dir.empty()) return path;
+  return dir.back() == '/' ? dir + path : absl::StrCat(dir, "/", path);
+}
+
+std::string HostPortProblem(absl::string_view text, bool allow_port_zero) {
+  size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return absl::StrCat("expected host:port such as 127.0.0.1:4317, got '", text, "'");
+  }
+  absl::string_view host = text.substr(0, colon);
+  absl::string_view port = text.substr(colon + 1);
+  if (host.empty()) return absl::StrCat("missing host in '", text, "'");
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') {
+      return absl::StrCat("bad IPv6 host in '", text, "' (e.g. [::1]:4317)");
+    }
+  } else if (host.find(':') != absl::string_view::npos) {
+    return absl::StrCat("IPv6 hosts go in brackets, e.g. [::1]:4317; got '", text, "'");
+  }
+  int port_number = -1;
+  bool digits = !port.empty() && std::all_of(port.begin(), port.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+  int min_port = allow_port_zero ? 0 : 1;
+  if (!digits || !absl::SimpleAtoi(port, &port_number) || port_number < min_port ||
+      port_number > 65535) {
+    return absl::StrCat("port must be a number from ", min_port, " to 65535, got '", port, "' in '",
+                        text, "'");
+  }
+  return "";
+}
+
 namespace {
-absl::StatusOr<YAML::Node> Parse(const std::string& text, const std::string& name,
-                                 bool is_file) {
+absl::StatusOr<YAML::Node> Parse(const std::string& text, const std::string& name, bool is_file) {
   try {
     return is_file ? YAML::LoadFile(name) : YAML::Load(text);
   } catch (const YAML::BadFile&) {
@@ -269,8 +308,8 @@ absl::StatusOr<uint64_t> ParseBytes(absl::string_view text) {
   }
   std::string unit(absl::StripAsciiWhitespace(s.substr(i)));
   static const std::map<std::string, uint64_t> kUnits = {
-      {"", 1},          {"B", 1},           {"KiB", 1ull << 10}, {"MiB", 1ull << 20},
-      {"GiB", 1ull << 30}, {"KB", 1000},    {"MB", 1000000},     {"GB", 1000000000}};
+      {"", 1},      {"B", 1},        {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+      {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}};
   auto it = kUnits.find(unit);
   if (it == kUnits.end()) {
     return absl::InvalidArgumentError(

@@ -84,6 +84,15 @@ class ConfigMap {
 absl::StatusOr<YAML::Node> LoadYamlFile(const std::string& path);
 absl::StatusOr<YAML::Node> LoadYamlString(const std::string& text, const std::string& name);
 
+// Directory part of a path ("" when it has none).
+std::string DirName(const std::string& path);
+// Relative paths in a config file are relative to the file's directory, not the working
+// directory: joins `dir` and a relative `path`; absolute or empty paths are returned as is.
+std::string ResolvePath(const std::string& dir, const std::string& path);
+// Empty when `text` is host:port (an IPv6 host in brackets), otherwise what is wrong with it.
+// Port 0 ("any free port") is accepted only for listen addresses.
+std::string HostPortProblem(absl::string_view text, bool allow_port_zero);
+
 // "500ms", "10s", "1m30s", "6h", "7d". A bare number is rejected (units are required).
 absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text);
 // "4096", "64KiB", "256MiB", "1GiB" (also KB/MB/GB as powers of ten).

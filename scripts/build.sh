@@ -8,4 +8,6 @@ shift || true
 if [ ! -f "build/$preset/build.ninja" ]; then
   cmake --preset "$preset" >/dev/null
 fi
+# Paths relative to the checkout, so a clone elsewhere still hits the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(pwd)}
 cmake --build --preset "$preset" "$@"
