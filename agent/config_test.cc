@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/testing/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -74,27 +75,7 @@ int64_t ThresholdOf(const CheckConfig& c) {
   return check == nullptr ? -2 : check->threshold();
 }
 
-// A temporary directory removed with its files at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string tmpl = absl::StrCat(base != nullptr ? base : "/tmp", "/agent_config_test.XXXXXX");
-    char* made = mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() { EXPECT_EQ(system(absl::StrCat("rm -rf '", path_, "'").c_str()), 0); }
-  std::string Write(const std::string& name, const std::string& content) const {
-    std::string file = absl::StrCat(path_, "/", name);
-    std::ofstream(file) << content;
-    return file;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::vigil::testing::TempDir;
 
 // One key, one bad value, one exact message.
 struct BadValueCase {
@@ -129,12 +110,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadValueCase{"AddressWithoutPort", "collector:\n  address: collector.example\n",
                      "agent.yaml:2:12: collector.address: expected host:port such as "
                      "127.0.0.1:4317, got 'collector.example'"},
-        BadValueCase{"AddressPortZero", "collector:\n  address: 10.0.0.1:0\n",
+        BadValueCase{"AddressPortZero", "collector:\n  address: 127.0.0.1:0\n",
                      "agent.yaml:2:12: collector.address: port must be a number from 1 to 65535, "
-                     "got '0' in '10.0.0.1:0'"},
-        BadValueCase{"AddressPortTooLarge", "collector:\n  address: 10.0.0.1:70000\n",
+                     "got '0' in '127.0.0.1:0'"},
+        BadValueCase{"AddressPortTooLarge", "collector:\n  address: 127.0.0.1:70000\n",
                      "agent.yaml:2:12: collector.address: port must be a number from 1 to 65535, "
-                     "got '70000' in '10.0.0.1:70000'"},
+                     "got '70000' in '127.0.0.1:70000'"},
         BadValueCase{"AddressMissingHost", "collector:\n  address: ':4317'\n",
                      "agent.yaml:2:12: collector.address: missing host in ':4317'"},
         BadValueCase{"AddressBareIpv6", "collector:\n  address: '::1:4317'\n",

@@ -1,8 +1,6 @@
 // vigil-agent: reads the host and its services and streams metrics to the collector.
-#include <signal.h>
-
 #include <cstdio>
-#include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -10,6 +8,7 @@
 #include "agent/checks/registry.h"
 #include "agent/config.h"
 #include "common/log.h"
+#include "common/program.h"
 
 namespace {
 
@@ -22,27 +21,14 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path = "/etc/vigil/agent.yaml";
-  bool check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (arg.rfind("--config=", 0) == 0) {
-      config_path = arg.substr(9);
-    } else if (arg == "--check-config") {
-      check_only = true;
-    } else if (arg == "--version") {
-      std::printf("vigil-agent %s\n", VIGIL_VERSION);
-      return 0;
-    } else if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else {
-      std::fprintf(stderr, "vigil-agent: unknown argument '%s'\n%s", arg.c_str(), kUsage);
-      return 2;
-    }
+  vigil::ProgramFlags flags;
+  flags.config_path = "/etc/vigil/agent.yaml";
+  if (std::optional<int> exit_code =
+          vigil::ParseProgramFlags(argc, argv, "vigil-agent", kUsage, &flags)) {
+    return *exit_code;
   }
+  const std::string& config_path = flags.config_path;
+  const bool check_only = flags.check_config;
 
   absl::StatusOr<vigil::agent::AgentConfig> config = vigil::agent::LoadAgentConfig(
       config_path, vigil::agent::NewCheck, vigil::agent::CheckTypes());
@@ -56,12 +42,7 @@ int main(int argc, char** argv) {
   }
 
   // Block the stop signals in every thread; this thread waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  vigil::BlockStopSignals();
 
   absl::StatusOr<std::unique_ptr<vigil::agent::Agent>> agent =
       vigil::agent::Agent::Start(*std::move(config));
@@ -69,9 +50,7 @@ int main(int argc, char** argv) {
     VIGIL_LOG(Error) << "cannot start: " << agent.status();
     return 1;
   }
-  int sig = 0;
-  sigwait(&signals, &sig);
-  VIGIL_LOG(Info) << "received " << strsignal(sig) << ", stopping";
+  VIGIL_LOG(Info) << "received " << vigil::WaitForStopSignal() << ", stopping";
   (*agent)->Stop(absl::Seconds(5));
   return 0;
 }

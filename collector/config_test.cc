@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/testing/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -38,28 +39,7 @@ std::string Problems(const std::string& yaml, const std::string& name = "collect
   return std::string(config.status().message());
 }
 
-// A temporary directory removed with its files at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string tmpl =
-        absl::StrCat(base != nullptr ? base : "/tmp", "/collector_config_test.XXXXXX");
-    char* made = mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() { EXPECT_EQ(system(absl::StrCat("rm -rf '", path_, "'").c_str()), 0); }
-  std::string Write(const std::string& name, const std::string& content) const {
-    std::string file = absl::StrCat(path_, "/", name);
-    std::ofstream(file) << content;
-    return file;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::vigil::testing::TempDir;
 
 struct BadValueCase {
   std::string test_name;

@@ -1,13 +1,12 @@
 // vigil-collector: receives agent streams, stores recent data and serves the HTTP API.
-#include <signal.h>
-
 #include <cstdio>
-#include <cstring>
+#include <optional>
 #include <string>
 
 #include "collector/collector.h"
 #include "collector/config.h"
 #include "common/log.h"
+#include "common/program.h"
 
 namespace {
 
@@ -20,27 +19,13 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path;
-  bool check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (arg.rfind("--config=", 0) == 0) {
-      config_path = arg.substr(9);
-    } else if (arg == "--check-config") {
-      check_only = true;
-    } else if (arg == "--version") {
-      std::printf("vigil-collector %s\n", VIGIL_VERSION);
-      return 0;
-    } else if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else {
-      std::fprintf(stderr, "vigil-collector: unknown argument '%s'\n%s", arg.c_str(), kUsage);
-      return 2;
-    }
+  vigil::ProgramFlags flags;
+  if (std::optional<int> exit_code =
+          vigil::ParseProgramFlags(argc, argv, "vigil-collector", kUsage, &flags)) {
+    return *exit_code;
   }
+  const std::string& config_path = flags.config_path;
+  const bool check_only = flags.check_config;
   absl::StatusOr<vigil::collector::CollectorConfig> config =
       config_path.empty() ? vigil::collector::DefaultCollectorConfig()
                           : vigil::collector::LoadCollectorConfig(config_path);
@@ -53,12 +38,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  vigil::BlockStopSignals();
 
   absl::StatusOr<std::unique_ptr<vigil::collector::Collector>> collector =
       vigil::collector::Collector::Start(*std::move(config));
@@ -71,9 +51,7 @@ int main(int argc, char** argv) {
   std::printf("vigil-collector %s ready: grpc=127.0.0.1:%d http=http://127.0.0.1:%d state=%s\n",
               VIGIL_VERSION, c.grpc_port(), c.http_port(), c.config().state_dir.c_str());
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&signals, &sig);
-  VIGIL_LOG(Info) << "received " << strsignal(sig) << ", stopping";
+  VIGIL_LOG(Info) << "received " << vigil::WaitForStopSignal() << ", stopping";
   (*collector)->Stop(absl::Seconds(5));
   return 0;
 }

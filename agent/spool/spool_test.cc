@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/testing/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -20,23 +21,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// A fresh directory under the test temp dir, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = ::testing::TempDir() + "spool_test.XXXXXX";
-    path_ = ::mkdtemp(tmpl.data());
-    EXPECT_FALSE(path_.empty());
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ScratchDir = ::vigil::testing::TempDir;
 
 // A batch of `points` points of one series; values encode `tag` so contents can be checked.
 vigil::v1::SpooledBatch MakeBatch(int points, double tag = 0) {

@@ -33,8 +33,15 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+std::string TempDir::Write(const std::string& name, const std::string& content) const {
+  std::string file = Join(name);
+  WriteFile(file, content);
+  return file;
+}
+
 int FreePort() {
-  static std::mt19937 rng(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(::time(nullptr)));
+  static std::mt19937 rng(static_cast<unsigned>(::getpid()) ^
+                          static_cast<unsigned>(::time(nullptr)));
   std::uniform_int_distribution<int> dist(20000, 32000);
   for (int attempt = 0; attempt < 200; ++attempt) {
     int port = dist(rng);

@@ -21,6 +21,8 @@ class TempDir {
   ~TempDir();
   const std::string& path() const { return path_; }
   std::string Join(const std::string& name) const { return path_ + "/" + name; }
+  // Writes `content` to Join(name) and returns that path.
+  std::string Write(const std::string& name, const std::string& content) const;
 
  private:
   std::string path_;
