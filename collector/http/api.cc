@@ -14,7 +14,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "collector/store/downsample.h"
-#include "collector/store/selector.h"
+#include "common/selector.h"
 #include "common/config_reader.h"
 #include "nlohmann/json.hpp"
 #include "prometheus/registry.h"

@@ -7,7 +7,7 @@
 
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "collector/store/selector.h"
+#include "common/selector.h"
 #include "common/series_key.h"
 
 namespace vigil::collector {

@@ -1,9 +1,9 @@
-#include "collector/store/selector.h"
+#include "common/selector.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace vigil::collector {
+namespace vigil {
 namespace {
 
 using ::testing::HasSubstr;
@@ -205,4 +205,4 @@ TEST(MakeLabelMatcher, ReportsBadRegex) {
 }
 
 }  // namespace
-}  // namespace vigil::collector
+}  // namespace vigil

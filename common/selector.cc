@@ -1,4 +1,4 @@
-#include "collector/store/selector.h"
+#include "common/selector.h"
 
 #include <cstdlib>
 #include <utility>
@@ -7,7 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-namespace vigil::collector {
+namespace vigil {
 namespace {
 
 // Recursive-descent parser over the selector text; every error names the offset where it was
@@ -215,4 +215,4 @@ absl::StatusOr<SeriesSelector> ParseSelector(absl::string_view text) {
   return SelectorParser(text).Parse();
 }
 
-}  // namespace vigil::collector
+}  // namespace vigil

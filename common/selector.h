@@ -1,5 +1,5 @@
-#ifndef VIGIL_COLLECTOR_STORE_SELECTOR_H_
-#define VIGIL_COLLECTOR_STORE_SELECTOR_H_
+#ifndef VIGIL_COMMON_SELECTOR_H_
+#define VIGIL_COMMON_SELECTOR_H_
 
 #include <memory>
 #include <regex>
@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "common/series_key.h"
 
-namespace vigil::collector {
+namespace vigil {
 
 // One label condition of a selector. Immutable once built, so it may be shared across threads;
 // build regex matchers with MakeLabelMatcher (or ParseSelector), which compiles `regex`.
@@ -44,6 +44,6 @@ struct SeriesSelector {
 // "invalid label name 'Host' at offset 4 in selector 'cpu{Host=\"a\"}'".
 absl::StatusOr<SeriesSelector> ParseSelector(absl::string_view text);
 
-}  // namespace vigil::collector
+}  // namespace vigil
 
-#endif  // VIGIL_COLLECTOR_STORE_SELECTOR_H_
+#endif  // VIGIL_COMMON_SELECTOR_H_
