@@ -1,5 +1,8 @@
 // vigil-agent: reads the host and its services and streams metrics to the collector.
+#include <signal.h>
+
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -50,7 +53,13 @@ int main(int argc, char** argv) {
     VIGIL_LOG(Error) << "cannot start: " << agent.status();
     return 1;
   }
-  VIGIL_LOG(Info) << "received " << vigil::WaitForStopSignal() << ", stopping";
+  for (int sig = vigil::WaitForSignal();; sig = vigil::WaitForSignal()) {
+    if (sig != SIGHUP) {
+      VIGIL_LOG(Info) << "received " << strsignal(sig) << ", stopping";
+      break;
+    }
+    VIGIL_LOG(Info) << "SIGHUP ignored: the agent reads its configuration at start; restart it";
+  }
   (*agent)->Stop(absl::Seconds(5));
   return 0;
 }

@@ -57,12 +57,29 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(CollectorConfig conf
   so.retention = cfg.retention;
   c->store_ = std::make_unique<SeriesStore>(so);
 
+  if (!cfg.rules.directory.empty()) {
+    Evaluator::Options eo;
+    eo.rules_dir = cfg.rules.directory;
+    eo.state_db = cfg.state_dir + "/state.db";
+    eo.evaluation_interval = cfg.rules.evaluation_interval;
+    eo.now_ms = NowMs;
+    absl::StatusOr<std::unique_ptr<Evaluator>> evaluator = Evaluator::Start(eo, c->registry_);
+    if (!evaluator.ok()) return evaluator.status();
+    c->evaluator_ = std::move(*evaluator);
+  }
+
   IngestPipeline::Options po;
   po.workers = cfg.ingest.workers;
   po.queue_capacity = static_cast<uint32_t>(cfg.limits.queue_capacity);
   po.max_series_per_agent = static_cast<uint32_t>(cfg.limits.max_series_per_agent);
   po.wal_dir = cfg.state_dir + "/wal";
   po.now_ms = NowMs;
+  if (c->evaluator_) {
+    po.on_stored = [e = c->evaluator_.get()](const SeriesKey& key,
+                                             absl::Span<const DataPoint> points) {
+      e->Offer(key, points);
+    };
+  }
   absl::StatusOr<std::unique_ptr<IngestPipeline>> pipeline =
       IngestPipeline::Start(po, c->store_.get(), c->metrics_.get());
   if (!pipeline.ok()) return pipeline.status();
@@ -103,6 +120,12 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(CollectorConfig conf
   ctx.version = VIGIL_VERSION;
   ctx.now_ms = NowMs;
   ctx.ready = [] { return true; };
+  ctx.alarms = c->evaluator_.get();
+  if (!cfg.auth.api_token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadSecretFile(cfg.auth.api_token_file);
+    if (!token.ok()) return token.status();
+    ctx.api_token_sha256 = Sha256Hex(*token);
+  }
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(ho, ctx);
   if (!http.ok()) return http.status();
   c->http_ = std::move(*http);
@@ -117,8 +140,8 @@ void Collector::Maintain() {
     const int64_t now = NowMs();
     store_->Evict(now);
     // A WAL record appended before now - retention - skew holds only expired points.
-    pipeline_->TruncateLog(now - absl::ToInt64Milliseconds(config_.retention +
-                                                           config_.limits.max_future_skew));
+    pipeline_->TruncateLog(
+        now - absl::ToInt64Milliseconds(config_.retention + config_.limits.max_future_skew));
     StoreStats st = store_->Stats();
     metrics_->store_series.Set(static_cast<double>(st.series));
     metrics_->store_points.Set(static_cast<double>(st.points));
@@ -130,11 +153,16 @@ void Collector::Maintain() {
 
 Collector::~Collector() { Stop(absl::ZeroDuration()); }
 
+absl::Status Collector::ReloadRules() {
+  return evaluator_ ? evaluator_->Reload() : absl::OkStatus();
+}
+
 void Collector::Stop(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   if (pipeline_) pipeline_->Stop();
+  if (evaluator_) evaluator_->Stop();
   if (!stop_maintenance_.HasBeenNotified()) stop_maintenance_.Notify();
   if (maintenance_.joinable()) maintenance_.join();
   http_.reset();

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "collector/alarms/evaluator.h"
 #include "collector/config.h"
 #include "collector/http/http_server.h"
 #include "collector/ingest/ingest_pipeline.h"
@@ -29,6 +30,9 @@ class Collector {
   // stops the HTTP server.
   void Stop(absl::Duration grace);
 
+  // Re-reads the rule directory (SIGHUP). OK with no rules configured.
+  absl::Status ReloadRules();
+
   int grpc_port() const { return grpc_port_; }
   int http_port() const { return http_->port(); }
   const CollectorConfig& config() const { return config_; }
@@ -41,6 +45,9 @@ class Collector {
   prometheus::Registry registry_;
   std::unique_ptr<IngestMetrics> metrics_;
   std::unique_ptr<SeriesStore> store_;
+  // Declared before the pipeline (which feeds it) and the HTTP server (which reads it), so it
+  // is destroyed after both.
+  std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<IngestPipeline> pipeline_;
   std::unique_ptr<IngestService> service_;
   std::unique_ptr<grpc::Server> grpc_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -104,6 +105,15 @@ class CollectorConfigParser {
     ConfigMap ingest = top.Map("ingest");
     config.ingest.workers = static_cast<int>(ingest.Int("workers", config.ingest.workers, 1, 64));
     ingest.Finish();
+
+    ConfigMap rules = top.Map("rules");
+    if (std::optional<std::string> dir = rules.OptionalString("directory")) {
+      config.rules.directory = ResolvePath(dir_, *dir);
+    }
+    config.rules.evaluation_interval =
+        rules.Duration("evaluation_interval", config.rules.evaluation_interval,
+                       absl::Milliseconds(100));
+    rules.Finish();
 
     top.Finish();
     std::vector<std::string> problems = errors_.messages();

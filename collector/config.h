@@ -64,6 +64,12 @@ struct IngestConfig {
   int workers = 2;  // 1..64
 };
 
+struct RulesConfig {
+  // Directory of rule files (*.yaml), watched and hot-reloaded; empty: no rules evaluated.
+  std::string directory;
+  absl::Duration evaluation_interval = absl::Seconds(1);  // how often closed periods are checked
+};
+
 // Immutable after loading; share it as std::shared_ptr<const CollectorConfig>.
 struct CollectorConfig {
   ListenConfig listen;
@@ -73,6 +79,7 @@ struct CollectorConfig {
   absl::Duration retention = absl::Hours(6);  // >= 5m
   LimitsConfig limits;
   IngestConfig ingest;
+  RulesConfig rules;
   std::string config_dir;  // directory of the config file; empty for the defaults
 };
 

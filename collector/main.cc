@@ -1,5 +1,8 @@
 // vigil-collector: receives agent streams, stores recent data and serves the HTTP API.
+#include <signal.h>
+
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -51,7 +54,14 @@ int main(int argc, char** argv) {
   std::printf("vigil-collector %s ready: grpc=127.0.0.1:%d http=http://127.0.0.1:%d state=%s\n",
               VIGIL_VERSION, c.grpc_port(), c.http_port(), c.config().state_dir.c_str());
   std::fflush(stdout);
-  VIGIL_LOG(Info) << "received " << vigil::WaitForStopSignal() << ", stopping";
+  for (int sig = vigil::WaitForSignal();; sig = vigil::WaitForSignal()) {
+    if (sig != SIGHUP) {
+      VIGIL_LOG(Info) << "received " << strsignal(sig) << ", stopping";
+      break;
+    }
+    absl::Status s = (*collector)->ReloadRules();
+    VIGIL_LOG(Info) << "SIGHUP: rule reload " << (s.ok() ? "done" : "rejected");
+  }
   (*collector)->Stop(absl::Seconds(5));
   return 0;
 }

@@ -14,6 +14,7 @@ sigset_t StopSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -49,11 +50,11 @@ void BlockStopSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-std::string WaitForStopSignal() {
+int WaitForSignal() {
   sigset_t set = StopSignals();
   int sig = 0;
   sigwait(&set, &sig);
-  return strsignal(sig);
+  return sig;
 }
 
 }  // namespace vigil

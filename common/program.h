@@ -20,10 +20,10 @@ struct ProgramFlags {
 std::optional<int> ParseProgramFlags(int argc, char** argv, const char* program, const char* usage,
                                      ProgramFlags* flags);
 
-// Blocks SIGTERM and SIGINT in this thread and every thread started later, and ignores
-// SIGPIPE. Call before starting threads; then WaitForStopSignal() returns the signal's name.
+// Blocks SIGTERM, SIGINT and SIGHUP in this thread and every thread started later, and ignores
+// SIGPIPE. Call before starting threads; then WaitForSignal() returns the next of them.
 void BlockStopSignals();
-std::string WaitForStopSignal();
+int WaitForSignal();
 
 }  // namespace vigil
 

@@ -26,6 +26,9 @@ if [ ! -s "$state/agent.token" ]; then
   (umask 077; "$bin/vigilctl/vigilctl" token generate | awk '/^token:/ {print $2}' > "$state/agent.token")
 fi
 hash=$("$bin/vigilctl/vigilctl" token hash "$state/agent.token")
+if [ ! -s "$state/api.token" ]; then
+  (umask 077; "$bin/vigilctl/vigilctl" token generate | awk '/^token:/ {print $2}' > "$state/api.token")
+fi
 cat > "$state/collector.yaml" <<YAML
 # Written by scripts/run-local.sh: the embedded defaults plus this host's token and ports.
 listen: {grpc: 127.0.0.1:$grpc_port, http: 127.0.0.1:$http_port}
@@ -33,6 +36,8 @@ state_dir: $state/collector
 auth:
   tokens:
     - {name: local-agent, sha256: $hash}
+  api_token_file: $state/api.token
+rules: {directory: $root/rules}
 YAML
 cat > "$state/agent.yaml" <<YAML
 # Written by scripts/run-local.sh.
@@ -62,8 +67,10 @@ Vigil is running on this host (Ctrl-C stops it).
   HTTP API:        http://127.0.0.1:$http_port   (/api/v1/series, /api/v1/query, /metrics, /healthz)
   agent metrics:   http://127.0.0.1:9102/metrics
   state directory: $state
+  rules:           $root/rules ($(ls "$root"/rules/*.yaml | wc -l) files, hot-reloaded on change)
   try:             $bin/vigilctl/vigilctl series 'system.cpu.utilization'
-Alert rules are not evaluated yet: the rule engine (issue #3) is not built.
+                   curl -s http://127.0.0.1:$http_port/api/v1/alarms
+Notifications (email, webhooks) are not built yet (issue #4).
 
 MSG
 wait -n "${pids[@]}"

@@ -27,8 +27,8 @@ class EndToEnd : public ::testing::Test {
     stack_->StartCollector();
     stack_->StartAgent();
     // The agent is up once its first points are stored.
-    ASSERT_TRUE(WaitFor([] { return stack_->Points("system.load.1").size() >= 2; },
-                        absl::Seconds(30)))
+    ASSERT_TRUE(
+        WaitFor([] { return stack_->Points("system.load.1").size() >= 2; }, absl::Seconds(30)))
         << stack_->agent()->Stderr();
   }
   static void TearDownTestSuite() {
@@ -130,10 +130,12 @@ TEST_F(EndToEnd, CpuUtilizationMatchesProcOverTheSameWindow) {
   for (int i = 0; i < 8; ++i) total += b[i] - a[i];
   idle = (b[3] - a[3]) + (b[4] - a[4]);
   const double ours = 100.0 * (total - idle) / total;
-  ASSERT_TRUE(WaitFor([&] {
-    nlohmann::json p = stack_->Points("system.cpu.utilization");
-    return !p.empty() && p.back()[0].get<int64_t>() >= t1 - 1000;
-  }, absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        nlohmann::json p = stack_->Points("system.cpu.utilization");
+        return !p.empty() && p.back()[0].get<int64_t>() >= t1 - 1000;
+      },
+      absl::Seconds(10)));
   double sum = 0;
   int n = 0;
   for (const auto& p : stack_->Points("system.cpu.utilization")) {
@@ -173,8 +175,8 @@ TEST_F(EndToEnd, WrongTokenIsRefusedAndNothingStored) {
   long status = 0;
   std::string metrics =
       HttpGet(absl::StrCat("http://127.0.0.1:", stack_->http_port(), "/metrics"), &status);
-  EXPECT_TRUE(absl::StrContains(metrics,
-                                "vigil_ingest_streams_rejected_total{code=\"unauthenticated\"} 2"))
+  EXPECT_TRUE(
+      absl::StrContains(metrics, "vigil_ingest_streams_rejected_total{code=\"unauthenticated\"} 2"))
       << metrics;
 }
 
@@ -190,15 +192,14 @@ TEST_F(EndToEnd, MalformedBatchGetsInvalidArgumentAndOthersKeepServing) {
   EXPECT_FALSE(bad->rw->Read(&m));
   grpc::Status st = bad->rw->Finish();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(absl::StrContains(st.error_message(), "undefined series id 1"))
-      << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "undefined series id 1")) << st.error_message();
 
   // Another client is served normally.
   auto good = Open(stack_->token());
   ASSERT_TRUE(good->rw->Write(Hello("well-behaved-client")));
   ASSERT_TRUE(good->rw->Read(&m));
-  ASSERT_TRUE(good->rw->Write(Batch(m.welcome().last_sequence() + 1, "well-behaved", true,
-                                    {{NowMs(), 42.0}})));
+  ASSERT_TRUE(good->rw->Write(
+      Batch(m.welcome().last_sequence() + 1, "well-behaved", true, {{NowMs(), 42.0}})));
   ASSERT_TRUE(good->rw->Read(&m));
   ASSERT_TRUE(m.has_ack());
   EXPECT_EQ(m.ack().accepted_points(), 1u);
@@ -207,10 +208,12 @@ TEST_F(EndToEnd, MalformedBatchGetsInvalidArgumentAndOthersKeepServing) {
 
   // And the real agent's data keeps arriving.
   const int64_t after = NowMs();
-  EXPECT_TRUE(WaitFor([&] {
-    nlohmann::json p = stack_->Points("system.load.1");
-    return !p.empty() && p.back()[0].get<int64_t>() > after;
-  }, absl::Seconds(10)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        nlohmann::json p = stack_->Points("system.load.1");
+        return !p.empty() && p.back()[0].get<int64_t>() > after;
+      },
+      absl::Seconds(10)));
 }
 
 TEST_F(EndToEnd, BadPointsAreRejectedByReasonNotTheStream) {
@@ -241,8 +244,8 @@ TEST_F(EndToEnd, BadPointsAreRejectedByReasonNotTheStream) {
   EXPECT_EQ(m.ack().sequence(), seq + 1);
   s->rw->WritesDone();
   EXPECT_TRUE(s->rw->Finish().ok());
-  nlohmann::json r = stack_->Api("/api/v1/query?from=-1h&series=" +
-                                 UrlEncode("test.value{host=\"bad-points\"}"));
+  nlohmann::json r =
+      stack_->Api("/api/v1/query?from=-1h&series=" + UrlEncode("test.value{host=\"bad-points\"}"));
   ASSERT_EQ(r["data"].size(), 1u);
   EXPECT_EQ(r["data"][0]["points"].size(), 2u);
 }
@@ -274,8 +277,8 @@ TEST_F(EndToEnd, ReplayedBatchIsStoredOnce) {
   EXPECT_EQ(m.ack().sequence(), seq);
   s->rw->WritesDone();
   s->rw->Finish();
-  nlohmann::json r = stack_->Api("/api/v1/query?from=-1h&series=" +
-                                 UrlEncode("test.value{host=\"replay\"}"));
+  nlohmann::json r =
+      stack_->Api("/api/v1/query?from=-1h&series=" + UrlEncode("test.value{host=\"replay\"}"));
   ASSERT_EQ(r["data"].size(), 1u);
   EXPECT_EQ(r["data"][0]["points"].size(), 2u);
 }
@@ -294,8 +297,9 @@ TEST_F(EndToEnd, SelfMetricsCountAcceptedPoints) {
   const std::string url = absl::StrCat("http://127.0.0.1:", stack_->http_port(), "/metrics");
   EXPECT_TRUE(absl::StrContains(HttpGet(url), "vigil_ingest_datapoints_accepted_total"));
   // Only the real agent stays connected (test clients close their streams).
-  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(HttpGet(url), "vigil_ingest_connected_agents 1\n"); },
-                      absl::Seconds(10)))
+  EXPECT_TRUE(
+      WaitFor([&] { return absl::StrContains(HttpGet(url), "vigil_ingest_connected_agents 1\n"); },
+              absl::Seconds(10)))
       << HttpGet(url);
 }
 

@@ -14,8 +14,8 @@ TEST(CollectorOutage, EveryIntervalPresentExactlyOnceAfterThirtySecondsDown) {
   Stack stack;
   stack.StartCollector();
   stack.StartAgent();
-  ASSERT_TRUE(WaitFor([&] { return stack.Points("system.uptime_seconds").size() >= 3; },
-                      absl::Seconds(30)))
+  ASSERT_TRUE(
+      WaitFor([&] { return stack.Points("system.uptime_seconds").size() >= 3; }, absl::Seconds(30)))
       << stack.agent()->Stderr();
 
   // SIGKILL: no graceful shutdown; only what was acknowledged (and so in the WAL) survives.
@@ -26,10 +26,12 @@ TEST(CollectorOutage, EveryIntervalPresentExactlyOnceAfterThirtySecondsDown) {
   const int64_t up_at = absl::ToUnixMillis(absl::Now());
 
   // Wait until the agent has replayed its spool and live data flows past the restart.
-  ASSERT_TRUE(WaitFor([&] {
-    nlohmann::json p = stack.Points("system.uptime_seconds");
-    return !p.empty() && p.back()[0].get<int64_t>() >= up_at + 2000;
-  }, absl::Seconds(60)))
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        nlohmann::json p = stack.Points("system.uptime_seconds");
+        return !p.empty() && p.back()[0].get<int64_t>() >= up_at + 2000;
+      },
+      absl::Seconds(60)))
       << stack.agent()->Stderr();
 
   nlohmann::json points = stack.Points("system.uptime_seconds");

@@ -12,11 +12,11 @@ namespace vigil::testing {
 Stack::Stack() : grpc_port_(FreePort()), http_port_(FreePort()) {
   token_ = *GenerateToken();
   WriteFile(dir_.Join("agent.token"), token_ + "\n");
-  WriteFile(dir_.Join("collector.yaml"),
-            absl::StrCat("listen: {grpc: 127.0.0.1:", grpc_port_, ", http: 127.0.0.1:",
-                         http_port_, "}\nstate_dir: ", dir_.Join("state"),
-                         "\nauth:\n  tokens:\n    - {name: e2e, sha256: ", Sha256Hex(token_),
-                         "}\n"));
+  WriteFile(
+      dir_.Join("collector.yaml"),
+      absl::StrCat("listen: {grpc: 127.0.0.1:", grpc_port_, ", http: 127.0.0.1:", http_port_,
+                   "}\nstate_dir: ", dir_.Join("state"),
+                   "\nauth:\n  tokens:\n    - {name: e2e, sha256: ", Sha256Hex(token_), "}\n"));
   WriteFile(dir_.Join("agent.yaml"),
             absl::StrCat("agent_id: e2e-agent\nhostname: ", kHost,
                          "\ncollector: {address: 127.0.0.1:", grpc_port_,
@@ -30,6 +30,18 @@ Stack::Stack() : grpc_port_(FreePort()), http_port_(FreePort()) {
 Stack::~Stack() {
   agent_.reset();
   collector_.reset();
+}
+
+void Stack::EnableRules(const std::string& rules_dir, const std::string& api_token) {
+  WriteFile(dir_.Join("api.token"), api_token + "\n");
+  std::string config = ReadFile(dir_.Join("collector.yaml"));
+  config.insert(config.find("  tokens:"), "  api_token_file: " + dir_.Join("api.token") + "\n");
+  config += "rules: {directory: " + rules_dir + ", evaluation_interval: 200ms}\n";
+  WriteFile(dir_.Join("collector.yaml"), config);
+}
+
+long Stack::Post(const std::string& path, const std::string& token, std::string* body) const {
+  return HttpPost(absl::StrCat("http://127.0.0.1:", http_port_, path), token, body);
 }
 
 void Stack::StartCollector() {
@@ -53,10 +65,9 @@ void Stack::StartCollector() {
 }
 
 void Stack::StartAgent() {
-  agent_ = std::make_unique<Process>(
-      std::vector<std::string>{VIGIL_BINARY_DIR "/agent/vigil-agent", "--config",
-                               dir_.Join("agent.yaml")},
-      dir_.Join("agent.out"), dir_.Join("agent.err"));
+  agent_ = std::make_unique<Process>(std::vector<std::string>{VIGIL_BINARY_DIR "/agent/vigil-agent",
+                                                              "--config", dir_.Join("agent.yaml")},
+                                     dir_.Join("agent.out"), dir_.Join("agent.err"));
 }
 
 void Stack::StopCollector(int sig) { collector_->Stop(sig); }
@@ -72,9 +83,9 @@ nlohmann::json Stack::Api(const std::string& path_and_query) const {
 }
 
 nlohmann::json Stack::Points(const std::string& metric, const std::string& extra_query) const {
-  nlohmann::json r = Api(absl::StrCat("/api/v1/query?from=-1h&series=",
-                                      UrlEncode(absl::StrCat(metric, "{host=\"", kHost, "\"}")),
-                                      extra_query));
+  nlohmann::json r = Api(absl::StrCat(
+      "/api/v1/query?from=-1h&series=", UrlEncode(absl::StrCat(metric, "{host=\"", kHost, "\"}")),
+      extra_query));
   if (!r.contains("data") || r["data"].empty()) return nlohmann::json::array();
   return r["data"][0]["points"];
 }

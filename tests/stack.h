@@ -16,6 +16,12 @@ class Stack {
   Stack();
   ~Stack();
 
+  // Makes the collector evaluate the rules in `rules_dir` and accept `api_token` for
+  // state-changing HTTP calls. Call before StartCollector.
+  void EnableRules(const std::string& rules_dir, const std::string& api_token);
+  // POST with an optional bearer token; returns the HTTP status and fills *body.
+  long Post(const std::string& path, const std::string& token, std::string* body) const;
+
   void StartCollector();
   void StartAgent();
   void StopCollector(int sig);

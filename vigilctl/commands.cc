@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config_reader.h"
 #include "common/secret.h"
+#include "vigilctl/rules_check.h"
 #include "vigilctl/table.h"
 
 namespace vigil::ctl {
@@ -49,6 +50,13 @@ Commands:
                              agent's token file; the SHA-256 goes in the collector's auth.tokens.
   token hash [FILE]          Print the SHA-256 of the token in FILE, or on standard input
                              (surrounding whitespace is ignored).
+  rules check PATH...        Load the rule files (a file, or every *.yaml / *.yml in a
+                             directory) as the collector would. Prints every problem as
+                             file:line:col: message and exits 1, or a one-line summary.
+  rules test FILE...         Run rule unit tests (format: docs/rules.md). Prints one line per
+                             failing expectation (expected and actual) and exits 1 on any.
+  alarms [--state STATE]     List alarm instances (STATE: ALARM, OK, INSUFFICIENT_DATA).
+  alarm history NAME         Show the state transitions of rule NAME, newest first.
 
 Selectors: metric{label="value",label!="v",label=~"regex",label!~"regex"}; the metric or the
 braces may be omitted, e.g. system.load.1 or {host="web-1"}. Quote them for the shell.
@@ -59,7 +67,8 @@ Options:
   --timeout DURATION         Give up on the collector after this long (default 10s).
   -h, --help                 Show this help.
 
-Exit status: 0 success, 1 the collector was unreachable or refused the request, 2 bad usage.
+Exit status: 0 success, 1 the collector was unreachable or refused the request (or rules check
+found problems, or a rule test failed), 2 bad usage.
 )";
 }
 
@@ -69,6 +78,7 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
   if (!env_collector_url.empty()) inv.collector_url = env_collector_url;
   std::vector<std::string> positional;
   std::vector<std::string> query_flags_seen;
+  bool state_flag_seen = false;
   bool help = false;
   bool flags_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -97,7 +107,8 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     if (name == "--to") query_slot = &inv.query.to;
     if (name == "--step") query_slot = &inv.query.step;
     if (name == "--stat") query_slot = &inv.query.stat;
-    if (name != "--collector" && name != "--timeout" && query_slot == nullptr) {
+    if (name != "--collector" && name != "--timeout" && name != "--state" &&
+        query_slot == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag '", name, "'"));
     }
     if (!value) {
@@ -109,6 +120,13 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     if (name == "--collector") {
       if (value->empty()) return absl::InvalidArgumentError("--collector: empty URL");
       inv.collector_url = *value;
+    } else if (name == "--state") {
+      if (*value != "ALARM" && *value != "OK" && *value != "INSUFFICIENT_DATA") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--state: expected ALARM, OK or INSUFFICIENT_DATA, got '", *value, "'"));
+      }
+      inv.state = *value;
+      state_flag_seen = true;
     } else if (name == "--timeout") {
       absl::StatusOr<absl::Duration> d = ParseDuration(*value);
       if (!d.ok())
@@ -128,6 +146,9 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
   if (positional.empty()) return absl::InvalidArgumentError("no command given");
   const std::string command = positional[0];
   std::vector<std::string> rest(positional.begin() + 1, positional.end());
+  if (command != "alarms" && state_flag_seen) {
+    return absl::InvalidArgumentError("--state only applies to the alarms command");
+  }
   if (command != "query" && !query_flags_seen.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(query_flags_seen[0], " only applies to the query command"));
@@ -158,6 +179,31 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown token command '", rest[0], "'"));
     }
+  } else if (command == "rules") {
+    if (rest.empty()) return absl::InvalidArgumentError("rules: give check or test");
+    if (rest[0] != "check" && rest[0] != "test") {
+      return absl::InvalidArgumentError(absl::StrCat("unknown rules command '", rest[0], "'"));
+    }
+    if (rest.size() < 2) {
+      return absl::InvalidArgumentError(rest[0] == "check"
+                                            ? "rules check: give at least one file or directory"
+                                            : "rules test: give at least one test file");
+    }
+    inv.command =
+        rest[0] == "check" ? Invocation::Command::kRulesCheck : Invocation::Command::kRulesTest;
+    inv.rule_paths.assign(rest.begin() + 1, rest.end());
+  } else if (command == "alarms") {
+    if (!rest.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("alarms: unexpected argument '", rest[0], "' (use --state STATE)"));
+    }
+    inv.command = Invocation::Command::kAlarms;
+  } else if (command == "alarm") {
+    if (rest.size() != 2 || rest[0] != "history") {
+      return absl::InvalidArgumentError("alarm: use 'alarm history NAME'");
+    }
+    inv.command = Invocation::Command::kAlarmHistory;
+    inv.rule = rest[1];
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'"));
   }
@@ -270,6 +316,45 @@ int RunTokenHash(const std::string& file, std::istream& in, std::ostream& out, s
   return kExitOk;
 }
 
+int RunAlarms(const ApiClient& client, const std::string& state, std::ostream& out,
+              std::ostream& err) {
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!state.empty()) params.emplace_back("state", state);
+  absl::StatusOr<json> data = client.Get("/api/v1/alarms", params);
+  if (!data.ok()) return Fail(err, data.status().message());
+  if (!data->is_array()) return BadReply(err, client, "data is not a list");
+  TextTable table({"RULE", "INSTANCE", "STATE", "SINCE", "VALUE"});
+  table.SetAlign(4, TextTable::Align::kRight);
+  for (const json& a : *data) {
+    if (!a.is_object() || !a.contains("rule") || !a.contains("state") || !a.contains("since_ms")) {
+      return BadReply(err, client, "an alarm entry lacks rule, state or since_ms");
+    }
+    const json& v = a.value("value", json());
+    table.AddRow({a["rule"].get<std::string>(), a.value("instance", ""),
+                  a["state"].get<std::string>(), FormatTimestamp(a["since_ms"].get<int64_t>()),
+                  v.is_number() ? FormatValue(v.get<double>()) : "-"});
+  }
+  out << table.Render() << "\n" << table.rows() << " alarms\n";
+  return kExitOk;
+}
+
+int RunAlarmHistory(const ApiClient& client, const std::string& rule, std::ostream& out,
+                    std::ostream& err) {
+  absl::StatusOr<json> data = client.Get("/api/v1/alarms/history", {{"rule", rule}});
+  if (!data.ok()) return Fail(err, data.status().message());
+  if (!data->is_array()) return BadReply(err, client, "data is not a list");
+  TextTable table({"AT", "INSTANCE", "FROM", "TO", "REASON"});
+  for (const json& t : *data) {
+    if (!t.is_object() || !t.contains("at_ms") || !t.contains("from") || !t.contains("to")) {
+      return BadReply(err, client, "a transition lacks at_ms, from or to");
+    }
+    table.AddRow({FormatTimestamp(t["at_ms"].get<int64_t>()), t.value("instance", ""),
+                  t["from"].get<std::string>(), t["to"].get<std::string>(), t.value("reason", "")});
+  }
+  out << table.Render() << "\n" << table.rows() << " transitions\n";
+  return kExitOk;
+}
+
 int Run(const Invocation& invocation, std::istream& in, std::ostream& out, std::ostream& err) {
   switch (invocation.command) {
     case Invocation::Command::kHelp:
@@ -285,6 +370,16 @@ int Run(const Invocation& invocation, std::istream& in, std::ostream& out, std::
       return RunTokenGenerate(out, err);
     case Invocation::Command::kTokenHash:
       return RunTokenHash(invocation.token_file, in, out, err);
+    case Invocation::Command::kRulesCheck:
+      return RunRulesCheck(invocation.rule_paths, out, err);
+    case Invocation::Command::kRulesTest:
+      return RunRulesTest(invocation.rule_paths, out, err);
+    case Invocation::Command::kAlarms:
+      return RunAlarms(ApiClient(invocation.collector_url, invocation.timeout), invocation.state,
+                       out, err);
+    case Invocation::Command::kAlarmHistory:
+      return RunAlarmHistory(ApiClient(invocation.collector_url, invocation.timeout),
+                             invocation.rule, out, err);
   }
   return kExitUsage;
 }

@@ -27,13 +27,26 @@ struct QueryArgs {
 
 // A parsed command line.
 struct Invocation {
-  enum class Command { kHelp, kSeries, kQuery, kTokenGenerate, kTokenHash };
+  enum class Command {
+    kHelp,
+    kSeries,
+    kQuery,
+    kTokenGenerate,
+    kTokenHash,
+    kRulesCheck,
+    kRulesTest,
+    kAlarms,
+    kAlarmHistory
+  };
   Command command = Command::kHelp;
   std::string collector_url = kDefaultCollectorUrl;
   absl::Duration timeout = absl::Seconds(10);
-  std::vector<std::string> matches;  // kSeries
-  QueryArgs query;                   // kQuery
-  std::string token_file;            // kTokenHash; empty: standard input
+  std::vector<std::string> matches;     // kSeries
+  QueryArgs query;                      // kQuery
+  std::string token_file;               // kTokenHash; empty: standard input
+  std::vector<std::string> rule_paths;  // kRulesCheck: files and directories; kRulesTest: files
+  std::string state;                    // kAlarms: only this state (--state); empty: all
+  std::string rule;                     // kAlarmHistory
 };
 
 // Parses the arguments after the program name. `env_collector_url` is $VIGIL_COLLECTOR_URL

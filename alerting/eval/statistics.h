@@ -19,11 +19,13 @@ struct TimedValue {
 // kRate is the per-second increase of a counter: the sum of non-negative deltas between
 // consecutive points (a drop is a counter reset: the new value counts as the increase),
 // starting from `previous` (the last point before the period) when given, divided by the time
-// from the first point used to the last; nullopt with fewer than two points.
+// from the first point used to the last; nullopt with fewer than two points, or when they span
+// no time (equal timestamps).
 std::optional<double> ComputeStatistic(Statistic stat, absl::Span<const TimedValue> points,
                                        std::optional<TimedValue> previous = std::nullopt);
 
 // Combines per-series values with a fleet aggregate; nullopt when `values` is empty (kCount: 0).
+// kNone returns the single value, and nullopt for more than one (no combination is defined).
 std::optional<double> ComputeAggregate(Aggregate agg, absl::Span<const double> values);
 
 }  // namespace vigil::alerting

@@ -38,15 +38,34 @@ struct Decision {
 };
 
 // How many most recent periods the decision looks at: the evaluation range, larger than N as
-// CloudWatch's is (see docs/rules.md).
+// CloudWatch's is: N + 2 (5 for N = 3, as in CloudWatch's documented examples). See
+// docs/rules-evaluation.md.
 int EvaluationRange(const WindowParams& p);
 
 // Decides the state from the most recent closed periods, oldest first, ending with the period
 // that just closed (at most EvaluationRange(p) of them; fewer at the start). Follows AWS
 // CloudWatch's documented alarm evaluation, including "Configuring how CloudWatch alarms treat
 // missing data" row by row. `current` is the state before this decision (kIgnore keeps it;
-// hysteresis depends on it). Pure function; thread-safe.
+// hysteresis depends on it). Pure function; thread-safe. `recent` must be contiguous periods
+// (missing ones present with no value); periods before the first one given count as missing.
+// N < 1 is taken as 1 and M is clamped to [1, N] (the rule loader rejects such rules).
+//
+// Reasons (every form is in docs/rules-evaluation.md), with the N evaluated datapoints oldest
+// first, a filled period shown as "- (12:04, missing, treated as breaching)", "- (12:04,
+// missing, treated as not breaching)" or, for `missing` and `ignore`, "- (12:04, missing)":
+//   ALARM: "Threshold crossed: B out of the last N datapoints [...] was|were <words> the
+//          threshold (T)."
+//   OK:    "Threshold not crossed: B out of the last N datapoints [...] was|were <words> the
+//          threshold (T) (minimum M datapoints for ALARM)."
+//   "the recovery threshold (R)" replaces "the threshold (T)" while hysteresis applies;
+//   INSUFFICIENT_DATA: "Insufficient Data: 5 datapoints were unknown." (all of the range) or
+//          "Insufficient Data: U out of the last N datapoints [...] were unknown.";
+//   ignore: "Missing data ignored: ...; the state stays OK."
 Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, AlarmState current);
+
+// A number as reasons show it: the shortest form that reads back as the same double, without
+// exponent, with at least one decimal (70 -> "70.0", 82.1 -> "82.1", 0.25 -> "0.25").
+std::string FormatNumber(double v);
 
 }  // namespace vigil::alerting
 

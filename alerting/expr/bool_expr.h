@@ -19,7 +19,8 @@ namespace vigil::alerting {
 class BoolExpr {
  public:
   virtual ~BoolExpr() = default;
-  virtual bool Evaluate(const std::function<AlarmState(absl::string_view rule)>& state_of) const = 0;
+  virtual bool Evaluate(
+      const std::function<AlarmState(absl::string_view rule)>& state_of) const = 0;
   // Rule names referenced, sorted, unique.
   virtual std::vector<std::string> References() const = 0;
 };

@@ -12,8 +12,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "alerting/expr/bool_expr.h"
-#include "alerting/rules/types.h"
 #include "alerting/expr/math_expr.h"
+#include "alerting/rules/types.h"
 #include "common/selector.h"
 #include "common/series_key.h"
 
@@ -52,8 +52,8 @@ struct Rule {
   Kind kind = Kind::kThreshold;
 
   // kThreshold (single metric or metric math).
-  std::vector<MetricQuery> queries;  // one for `metric:`, several for `queries:`
-  std::string expression;            // metric math over query ids; empty for `metric:` rules
+  std::vector<MetricQuery> queries;      // one for `metric:`, several for `queries:`
+  std::string expression;                // metric math over query ids; empty for `metric:` rules
   std::shared_ptr<const MathExpr> math;  // parsed `expression`; null when empty
   // Labels that identify an alarm instance. Empty: one instance per distinct label set of the
   // selected series (for `metric:` rules); a fleet rule with `aggregate` and no group_by has
@@ -90,7 +90,7 @@ struct Rule {
 struct RuleSet {
   std::vector<Rule> rules;
   absl::flat_hash_map<std::string, size_t> by_name;  // index into rules
-  std::vector<std::string> files;                   // files loaded, sorted
+  std::vector<std::string> files;                    // files loaded, sorted
   std::string revision;  // hex hash of the files' contents: which rule set is running
 
   const Rule* Find(absl::string_view name) const;

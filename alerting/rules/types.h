@@ -1,6 +1,8 @@
 #ifndef VIGIL_ALERTING_RULES_TYPES_H_
 #define VIGIL_ALERTING_RULES_TYPES_H_
 
+#include <optional>
+
 #include "absl/strings/string_view.h"
 
 // Small vocabulary types of the rule engine, shared by the model, the expressions and the
@@ -23,6 +25,15 @@ absl::string_view ComparisonWords(Comparison c);  // "greater than", "less than 
 absl::string_view MissingDataName(MissingData m);
 absl::string_view StateName(AlarmState s);
 absl::string_view AggregateName(Aggregate a);
+
+// The inverse of the names above, as accepted in rule files; nullopt for anything else.
+// ParseComparison also takes the CloudWatch names (GreaterThanThreshold, ...) and
+// ParseMissingData CloudWatch's camelCase (notBreaching). ParseAggregate never returns kNone.
+std::optional<Statistic> ParseStatistic(absl::string_view name);
+std::optional<Comparison> ParseComparison(absl::string_view name);
+std::optional<MissingData> ParseMissingData(absl::string_view name);
+std::optional<AlarmState> ParseAlarmState(absl::string_view name);
+std::optional<Aggregate> ParseAggregate(absl::string_view name);
 
 // True when `value` breaches `threshold` under `c` (value > threshold for kGreaterThan, ...).
 bool Breaches(Comparison c, double value, double threshold);

@@ -11,11 +11,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "collector/store/downsample.h"
-#include "common/selector.h"
 #include "common/config_reader.h"
+#include "common/secret.h"
+#include "common/selector.h"
 #include "nlohmann/json.hpp"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
@@ -31,8 +33,10 @@ constexpr char kTextType[] = "text/plain; charset=utf-8";
 constexpr char kMetricsType[] = "text/plain; version=0.0.4";
 constexpr int64_t kDefaultRangeMs = 60 * 60 * 1000;
 
-constexpr absl::string_view kEndpoints[] = {"/healthz",       "/readyz",        "/metrics",
-                                            "/api/v1/status", "/api/v1/series", "/api/v1/query"};
+constexpr absl::string_view kEndpoints[] = {
+    "/healthz",       "/readyz",       "/metrics",       "/api/v1/status",
+    "/api/v1/series", "/api/v1/query", "/api/v1/alarms", "/api/v1/alarms/history",
+    "/api/v1/rules",  "/-/reload"};
 
 // Label values come from agents and need not be valid UTF-8: replace bad bytes, never throw.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -178,6 +182,12 @@ HttpResponse HttpApi::Serve(const HttpRequest& request) const {
   if (HandlerLabel(request.path) == "other") {
     return Error(404, absl::StrCat("no such endpoint: ", request.path));
   }
+  if (request.path == "/-/reload") {
+    if (request.method == "POST") return Reload(request);
+    HttpResponse r = Error(405, "method " + request.method + " not allowed on /-/reload; use POST");
+    r.headers.emplace_back("Allow", "POST");
+    return r;
+  }
   if (request.method != "GET" && request.method != "HEAD") {
     HttpResponse r = Error(405, absl::StrCat("method ", request.method, " not allowed on ",
                                              request.path, "; use GET"));
@@ -189,7 +199,59 @@ HttpResponse HttpApi::Serve(const HttpRequest& request) const {
   if (request.path == "/metrics") return Metrics();
   if (request.path == "/api/v1/status") return Status();
   if (request.path == "/api/v1/series") return Series(request.params);
-  return Query(request.params);
+  if (request.path == "/api/v1/query") return Query(request.params);
+  if (context_.alarms == nullptr) return Error(404, "this collector evaluates no rules");
+  if (request.path == "/api/v1/alarms") return AlarmList(request.params);
+  if (request.path == "/api/v1/alarms/history") return AlarmHistory(request.params);
+  return Success(context_.alarms->Rules());
+}
+
+namespace {
+// The single value of a query parameter, or `def` when absent.
+std::string Param(const QueryParams& params, const std::string& name, std::string def = "") {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return def;
+}
+}  // namespace
+
+HttpResponse HttpApi::AlarmList(const QueryParams& params) const {
+  std::string state = Param(params, "state");
+  if (!state.empty() && state != "ALARM" && state != "OK" && state != "INSUFFICIENT_DATA") {
+    return Error(400, "state must be ALARM, OK or INSUFFICIENT_DATA, got '" + state + "'");
+  }
+  return Success(context_.alarms->Alarms(state));
+}
+
+HttpResponse HttpApi::AlarmHistory(const QueryParams& params) const {
+  int64_t limit = 100;
+  std::string text = Param(params, "limit", "100");
+  if (!absl::SimpleAtoi(text, &limit) || limit < 1 || limit > 10000) {
+    return Error(400, "limit must be a number from 1 to 10000, got '" + text + "'");
+  }
+  absl::StatusOr<json> h = context_.alarms->History(Param(params, "rule"), limit);
+  if (!h.ok())
+    return Error(h.status().code() == absl::StatusCode::kNotFound ? 404 : 500,
+                 std::string(h.status().message()));
+  return Success(*h);
+}
+
+HttpResponse HttpApi::Reload(const HttpRequest& request) const {
+  if (context_.api_token_sha256.empty()) {
+    return Error(403, "reload is disabled: no auth.api_token_file is configured");
+  }
+  absl::string_view auth = request.authorization;
+  if (!absl::ConsumePrefix(&auth, "Bearer ") ||
+      !ConstantTimeEquals(Sha256Hex(absl::StripAsciiWhitespace(auth)), context_.api_token_sha256)) {
+    HttpResponse r = Error(401, "missing or wrong API token (Authorization: Bearer <token>)");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  if (context_.alarms == nullptr) return Error(404, "this collector evaluates no rules");
+  absl::Status s = context_.alarms->Reload();
+  if (!s.ok()) return Error(400, std::string(s.message()));
+  return Success(context_.alarms->Rules());
 }
 
 HttpResponse HttpApi::Ready() const {

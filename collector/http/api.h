@@ -11,12 +11,28 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "collector/store/series_store.h"
+#include "nlohmann/json.hpp"
 
 namespace prometheus {
 class Registry;
 }
 
 namespace vigil::collector {
+
+// What the API needs of the rule engine. Implementations are thread-safe: every method may be
+// called from the HTTP server's threads.
+class AlarmSource {
+ public:
+  virtual ~AlarmSource() = default;
+  // Alarm instances, optionally only those in one state ("ALARM", "OK", "INSUFFICIENT_DATA").
+  virtual nlohmann::json Alarms(const std::string& state_filter) const = 0;
+  // Transitions of one rule (all rules when empty), newest first.
+  virtual absl::StatusOr<nlohmann::json> History(const std::string& rule, size_t limit) const = 0;
+  // The running rule set: revision, files, last reload outcome, rules.
+  virtual nlohmann::json Rules() const = 0;
+  // Re-reads the rule files; an error keeps the previous set and says what is wrong.
+  virtual absl::Status Reload() = 0;
+};
 
 // What the HTTP API reads. Everything it points to must outlive the server.
 struct ApiContext {
@@ -29,6 +45,11 @@ struct ApiContext {
   std::string version;
   // Wall clock in epoch milliseconds for relative times (`-15m`). Unset: the system clock.
   std::function<int64_t()> now_ms;
+  // The rule engine; null when the collector evaluates no rules (alarm endpoints answer 404).
+  AlarmSource* alarms = nullptr;
+  // SHA-256 (hex) of the token that state-changing requests must carry as
+  // `Authorization: Bearer <token>`; empty: such requests are refused (403).
+  std::string api_token_sha256;
 };
 
 // Per-response limits that keep one request from exhausting the collector's memory.
@@ -44,6 +65,7 @@ struct HttpRequest {
   std::string method;
   std::string path;
   QueryParams params;
+  std::string authorization;  // the Authorization header, if any
 };
 
 struct HttpResponse {
@@ -75,6 +97,9 @@ class HttpApi {
   HttpResponse Status() const;
   HttpResponse Series(const QueryParams& params) const;
   HttpResponse Query(const QueryParams& params) const;
+  HttpResponse AlarmList(const QueryParams& params) const;
+  HttpResponse AlarmHistory(const QueryParams& params) const;
+  HttpResponse Reload(const HttpRequest& request) const;
   int64_t NowMs() const;
 
   ApiContext context_;

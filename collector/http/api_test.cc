@@ -1,5 +1,6 @@
 #include "collector/http/api.h"
 
+#include "common/secret.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -59,7 +60,7 @@ TEST(HttpApi, ServeWithoutRegistryGivesEmptyMetrics) {
   ApiContext context;
   context.store = &store;
   HttpApi api(context, ApiLimits{});
-  HttpResponse r = api.Serve(HttpRequest{"GET", "/metrics", {}});
+  HttpResponse r = api.Serve(HttpRequest{"GET", "/metrics", {}, ""});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "");
 }
@@ -71,9 +72,108 @@ TEST(HttpApi, LabelValuesThatAreNotUtf8AreReplacedNotFatal) {
   ApiContext context;
   context.store = &store;
   HttpApi api(context, ApiLimits{});
-  HttpResponse r = api.Serve(HttpRequest{"GET", "/api/v1/series", {{"match", "system.load.1"}}});
+  HttpResponse r =
+      api.Serve(HttpRequest{"GET", "/api/v1/series", {{"match", "system.load.1"}}, ""});
   EXPECT_EQ(r.status, 200);
   EXPECT_THAT(r.body, HasSubstr("\"host\":\"bad\xEF\xBF\xBD\""));
+}
+
+}  // namespace
+}  // namespace vigil::collector
+
+namespace vigil::collector {
+namespace {
+
+// A fake rule engine: records reloads, answers fixed data.
+class FakeAlarms : public AlarmSource {
+ public:
+  nlohmann::json Alarms(const std::string& state) const override {
+    last_state = state;
+    return nlohmann::json::array({{{"rule", "db-cpu"}, {"state", "ALARM"}}});
+  }
+  absl::StatusOr<nlohmann::json> History(const std::string& rule, size_t limit) const override {
+    if (rule == "nope") return absl::NotFoundError("no rule named 'nope'");
+    last_limit = limit;
+    return nlohmann::json::array();
+  }
+  nlohmann::json Rules() const override { return {{"revision", "abc"}}; }
+  absl::Status Reload() override {
+    ++reloads;
+    return reload_result;
+  }
+  mutable std::string last_state;
+  mutable size_t last_limit = 0;
+  int reloads = 0;
+  absl::Status reload_result;
+};
+
+class AlarmApiTest : public ::testing::Test {
+ protected:
+  AlarmApiTest() {
+    context_.store = &store_;
+    context_.alarms = &alarms_;
+    context_.api_token_sha256 = Sha256Hex("s3cret");
+  }
+  HttpResponse Serve(std::string method, std::string path, QueryParams params = {},
+                     std::string auth = "") {
+    HttpApi api(context_, ApiLimits{});
+    return api.Serve(
+        HttpRequest{std::move(method), std::move(path), std::move(params), std::move(auth)});
+  }
+  SeriesStore store_{SeriesStore::Options{}};
+  FakeAlarms alarms_;
+  ApiContext context_;
+};
+
+TEST_F(AlarmApiTest, AlarmsFilterByState) {
+  HttpResponse r = Serve("GET", "/api/v1/alarms", {{"state", "ALARM"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(alarms_.last_state, "ALARM");
+  EXPECT_THAT(r.body, HasSubstr("\"rule\":\"db-cpu\""));
+  r = Serve("GET", "/api/v1/alarms", {{"state", "RED"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("state must be ALARM, OK or INSUFFICIENT_DATA, got 'RED'"));
+}
+
+TEST_F(AlarmApiTest, HistoryLimitsAndUnknownRule) {
+  EXPECT_EQ(Serve("GET", "/api/v1/alarms/history", {{"rule", "x"}, {"limit", "5"}}).status, 200);
+  EXPECT_EQ(alarms_.last_limit, 5u);
+  EXPECT_EQ(Serve("GET", "/api/v1/alarms/history", {{"limit", "0"}}).status, 400);
+  EXPECT_EQ(Serve("GET", "/api/v1/alarms/history", {{"rule", "nope"}}).status, 404);
+}
+
+TEST_F(AlarmApiTest, ReloadNeedsTheApiToken) {
+  EXPECT_EQ(Serve("POST", "/-/reload").status, 401);
+  EXPECT_EQ(Serve("POST", "/-/reload", {}, "Bearer wrong").status, 401);
+  EXPECT_EQ(alarms_.reloads, 0);
+  HttpResponse r = Serve("POST", "/-/reload", {}, "Bearer s3cret");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(alarms_.reloads, 1);
+  EXPECT_THAT(r.body, HasSubstr("\"revision\":\"abc\""));
+  EXPECT_EQ(Serve("GET", "/-/reload").status, 405);
+}
+
+TEST_F(AlarmApiTest, RejectedReloadIsABadRequestWithTheErrors) {
+  alarms_.reload_result = absl::InvalidArgumentError("r.yaml:3:5: unknown key 'x'");
+  HttpResponse r = Serve("POST", "/-/reload", {}, "Bearer s3cret");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("r.yaml:3:5: unknown key 'x'"));
+}
+
+TEST_F(AlarmApiTest, ReloadIsRefusedWithoutAConfiguredToken) {
+  context_.api_token_sha256.clear();
+  EXPECT_EQ(Serve("POST", "/-/reload", {}, "Bearer s3cret").status, 403);
+  EXPECT_EQ(alarms_.reloads, 0);
+}
+
+TEST(AlarmApi, WithoutRulesTheAlarmEndpointsAre404) {
+  SeriesStore store{SeriesStore::Options{}};
+  ApiContext context;
+  context.store = &store;
+  HttpApi api(context, ApiLimits{});
+  HttpResponse r = api.Serve(HttpRequest{"GET", "/api/v1/alarms", {}, ""});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("this collector evaluates no rules"));
 }
 
 }  // namespace

@@ -188,6 +188,7 @@ int HttpServer::Handle(mg_connection* conn) {
   request.method = info->request_method != nullptr ? info->request_method : "";
   request.path = info->local_uri != nullptr ? info->local_uri : "";
   if (info->query_string != nullptr) request.params = ParseQueryString(info->query_string);
+  if (const char* auth = mg_get_header(conn, "Authorization")) request.authorization = auth;
 
   // The response is complete before the first byte is written: no store lock is held while a
   // slow client reads it.

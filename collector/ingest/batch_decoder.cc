@@ -35,13 +35,13 @@ void BatchDecoder::Define(const v1::SeriesDefinition& def, Entry* entry) const {
     entry->invalid_detail = std::move(detail);
   };
   if (!IsValidMetricName(def.metric())) {
-    return invalid("invalid_metric_name", absl::StrCat("metric name '", def.metric(),
-                                                       "' is not dotted lowercase"));
+    return invalid("invalid_metric_name",
+                   absl::StrCat("metric name '", def.metric(), "' is not dotted lowercase"));
   }
   if (static_cast<uint32_t>(def.labels_size()) > limits_.max_labels_per_series) {
-    return invalid("too_many_labels", absl::StrCat(name, " has ", def.labels_size(),
-                                                   " labels (limit ",
-                                                   limits_.max_labels_per_series, ")"));
+    return invalid("too_many_labels",
+                   absl::StrCat(name, " has ", def.labels_size(), " labels (limit ",
+                                limits_.max_labels_per_series, ")"));
   }
   if (entry->key.labels.size() != static_cast<size_t>(def.labels_size())) {
     return invalid("duplicate_label_name", absl::StrCat(name, " repeats a label name"));
@@ -53,8 +53,8 @@ void BatchDecoder::Define(const v1::SeriesDefinition& def, Entry* entry) const {
                                   limits_.max_label_name_length, ") in ", def.metric()));
     }
     if (!IsValidLabelName(k)) {
-      return invalid("invalid_label_name",
-                     absl::StrCat("label name '", k, "' in ", def.metric(), " is not [a-z_][a-z0-9_]*"));
+      return invalid("invalid_label_name", absl::StrCat("label name '", k, "' in ", def.metric(),
+                                                        " is not [a-z_][a-z0-9_]*"));
     }
     if (v.size() > limits_.max_label_value_length) {
       return invalid("label_value_too_long",
@@ -69,9 +69,8 @@ absl::Status BatchDecoder::Decode(const v1::Batch& batch, int64_t now_ms, Decode
     return absl::InvalidArgumentError("batch sequence must start at 1");
   }
   if (batch.sequence() <= last_sequence_) {
-    return absl::InvalidArgumentError(absl::StrCat("batch sequence ", batch.sequence(),
-                                                   " does not increase (previous ",
-                                                   last_sequence_, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch sequence ", batch.sequence(), " does not increase (previous ", last_sequence_, ")"));
   }
   for (const auto& def : batch.series()) {
     auto [it, inserted] = dictionary_.try_emplace(def.id());

@@ -87,7 +87,8 @@ TEST(BatchDecoder, BadSeriesDefinitionsRejectTheirPointsByReason) {
   BatchDecoder decoder(limits);
   v1::Batch b;
   b.set_sequence(1);
-  auto def = [&](uint32_t id, std::string metric, std::vector<std::pair<std::string, std::string>> labels) {
+  auto def = [&](uint32_t id, std::string metric,
+                 std::vector<std::pair<std::string, std::string>> labels) {
     v1::SeriesDefinition* d = b.add_series();
     d->set_id(id);
     d->set_metric(metric);

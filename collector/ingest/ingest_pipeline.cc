@@ -106,7 +106,8 @@ void IngestPipeline::Run(Worker* w) {
     {
       absl::MutexLock lock(&w->mu);
       w->mu.Await(absl::Condition(
-          +[](Worker* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->stopping || !w->queue.empty(); },
+          +[](Worker* w)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->stopping || !w->queue.empty(); },
           w));
       if (w->queue.empty()) return;  // stopping and drained
       while (!w->queue.empty() && items.size() < kMaxGroup) {
@@ -137,6 +138,7 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
     {
       absl::MutexLock lock(&w->mu);
       agent = &w->agents[item.agent_id];
+      if (item.is_hello) agent->host_labels = item.host_labels;
       if (item.is_hello && item.first_sequence > 0 &&
           item.first_sequence - 1 > agent->last_sequence) {
         // The agent's spool dropped batches it could not keep: they will never come.
@@ -166,8 +168,8 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
         p.keep[i] = false;
         item.batch.rejections.Add(
             "series_limit",
-            absl::StrCat(s.key.ToString(), ": agent has ", agent->series.size(),
-                         " series (limit ", options_.max_series_per_agent, ")"),
+            absl::StrCat(s.key.ToString(), ": agent has ", agent->series.size(), " series (limit ",
+                         options_.max_series_per_agent, ")"),
             static_cast<uint32_t>(s.points.size()));
         continue;
       }
@@ -208,12 +210,13 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
       for (size_t i = 0; i < b.series.size(); ++i) {
         if (!p.keep[i]) continue;
         AppendResult r = store_->Append(b.series[i].key, b.series[i].points, now);
+        if (options_.on_stored) options_.on_stored(b.series[i].key, b.series[i].points);
         accepted += r.appended + r.duplicates;
         if (r.out_of_order > 0) {
-          b.rejections.Add("out_of_order",
-                           absl::StrCat(b.series[i].key.ToString(),
-                                        ": older than the newest stored point"),
-                           r.out_of_order);
+          b.rejections.Add(
+              "out_of_order",
+              absl::StrCat(b.series[i].key.ToString(), ": older than the newest stored point"),
+              r.out_of_order);
         }
         if (r.too_old > 0) {
           b.rejections.Add("timestamp_too_old",
@@ -226,6 +229,14 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
         p.agent->last_sequence = std::max(p.agent->last_sequence, b.sequence);
         p.agent->last_batch_ms = now;
       }
+      // agent.up: the collector's own view of the stream, 1 per accepted batch. An agent that
+      // stops sending leaves this series without data (rules treat that as down).
+      SeriesKey up{"agent.up", p.agent->host_labels};
+      up.labels.emplace_back("agent", item.agent_id);
+      up.Normalize();
+      const DataPoint one{now, 1.0};
+      store_->Append(up, absl::MakeConstSpan(&one, 1), now);
+      if (options_.on_stored) options_.on_stored(up, absl::MakeConstSpan(&one, 1));
       metrics_->accepted_batches.Increment();
       metrics_->accepted_points.Increment(accepted);
       v1::Ack* ack = msg.mutable_ack();

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/node_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "collector/ingest/batch_decoder.h"
@@ -38,6 +38,7 @@ struct IngestItem {
   std::shared_ptr<StreamSink> sink;
   bool is_hello = false;
   uint64_t first_sequence = 0;  // hello: lowest sequence the agent still holds
+  Labels host_labels;           // hello: the agent's host labels (host, role, env, ...)
   DecodedBatch batch;           // batch
 };
 
@@ -62,6 +63,9 @@ class IngestPipeline {
     uint32_t max_series_per_agent = 10000;
     std::string wal_dir;
     std::function<int64_t()> now_ms;
+    // Called from the worker after points are stored (not during WAL recovery): the rule
+    // engine's feed. Must not block.
+    std::function<void(const SeriesKey&, absl::Span<const DataPoint>)> on_stored;
   };
 
   // Replays the write-ahead log into `store`, then starts the workers. `store` and `metrics`
@@ -85,6 +89,7 @@ class IngestPipeline {
 
  private:
   struct AgentState {
+    Labels host_labels;
     uint64_t last_sequence = 0;
     absl::flat_hash_set<SeriesKey> series;
     int64_t last_batch_ms = 0;

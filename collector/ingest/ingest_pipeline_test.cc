@@ -139,8 +139,8 @@ TEST_F(IngestPipelineTest, ConcurrentAgentsKeepTheirOrder) {
     sinks.push_back(std::make_shared<RecordingSink>());
     threads.emplace_back([&, a] {
       for (uint64_t s = 1; s <= 200; ++s) {
-        while (!p->Submit(Batch("agent" + std::to_string(a), s, sinks[a],
-                                {"host" + std::to_string(a)}))) {
+        while (!p->Submit(
+            Batch("agent" + std::to_string(a), s, sinks[a], {"host" + std::to_string(a)}))) {
           std::this_thread::yield();
         }
       }

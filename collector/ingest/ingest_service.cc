@@ -5,8 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -38,8 +38,8 @@ absl::Status ValidateId(absl::string_view what, absl::string_view id) {
     return absl::InvalidArgumentError(absl::StrCat("hello: ", what, " must be 1..128 bytes"));
   }
   for (char c : id) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
-          c == '_' || c == ':')) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+          c == ':')) {
       return absl::InvalidArgumentError(
           absl::StrCat("hello: ", what, " '", id, "' may contain only [A-Za-z0-9._:-]"));
     }
@@ -143,8 +143,7 @@ class IngestStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::Collec
         decoder_(service->options().limits),
         writer_(std::make_shared<StreamWriter>(this)) {
     if (!service_->Authenticate(*context)) {
-      VIGIL_LOG(Warning) << "refused agent stream from " << peer_
-                         << ": missing or unknown token";
+      VIGIL_LOG(Warning) << "refused agent stream from " << peer_ << ": missing or unknown token";
       Fail(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing or unknown agent token (authorization: Bearer <token>)"));
       return;
@@ -161,8 +160,8 @@ class IngestStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::Collec
     }
     absl::Status s = Handle();
     if (!s.ok()) {
-      VIGIL_LOG(Warning) << "ending stream of agent '" << agent_id_ << "' from " << peer_
-                         << ": " << s;
+      VIGIL_LOG(Warning) << "ending stream of agent '" << agent_id_ << "' from " << peer_ << ": "
+                         << s;
       Fail(ToGrpc(s));
       return;
     }
@@ -188,9 +187,8 @@ class IngestStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::Collec
     const size_t size = in_.ByteSizeLong();
     if (size > limits.max_message_bytes) {
       service_->metrics()->RejectPoints("message_too_large", in_.batch().points_size());
-      return absl::InvalidArgumentError(absl::StrCat("message of ", size,
-                                                     " bytes exceeds the limit of ",
-                                                     limits.max_message_bytes, " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "message of ", size, " bytes exceeds the limit of ", limits.max_message_bytes, " bytes"));
     }
     switch (in_.kind_case()) {
       case v1::AgentMessage::kHello:
@@ -213,6 +211,19 @@ class IngestStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::Collec
     item.sink = writer_;
     item.is_hello = true;
     item.first_sequence = hello.first_sequence();
+    const IngestLimits& limits = service_->options().limits;
+    for (const v1::Label& l : hello.host_labels()) {
+      // Host labels become agent.up's labels: only well-formed ones are kept.
+      if (IsValidLabelName(l.name()) && l.name() != "agent" &&
+          l.name().size() <= limits.max_label_name_length &&
+          l.value().size() <= limits.max_label_value_length &&
+          item.host_labels.size() < limits.max_labels_per_series) {
+        item.host_labels.emplace_back(l.name(), l.value());
+      }
+    }
+    SeriesKey sorted{"", std::move(item.host_labels)};
+    sorted.Normalize();
+    item.host_labels = std::move(sorted.labels);
     service_->pipeline()->Submit(std::move(item));  // a hello is always admitted
     return absl::OkStatus();
   }

@@ -150,4 +150,25 @@ std::string HttpGet(const std::string& url, long* status) {
   return body;
 }
 
+long HttpPost(const std::string& url, const std::string& bearer_token, std::string* body) {
+  body->clear();
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = nullptr;
+  const std::string auth = "Authorization: Bearer " + bearer_token;
+  if (!bearer_token.empty()) headers = curl_slist_append(headers, auth.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 35000L);
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+  long code = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return code;
+}
+
 }  // namespace vigil::testing

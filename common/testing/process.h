@@ -66,6 +66,9 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout);
 
 // HTTP GET on loopback; returns the body, or an empty string with *status = 0 on failure.
 std::string HttpGet(const std::string& url, long* status = nullptr);
+// HTTP POST with an empty body and, when `bearer_token` is not empty, an Authorization header.
+// Returns the status (0 on failure) and fills *body.
+long HttpPost(const std::string& url, const std::string& bearer_token, std::string* body);
 
 }  // namespace vigil::testing
 

@@ -1,0 +1,136 @@
+#ifndef VIGIL_ALERTING_ENGINE_ALARM_ENGINE_H_
+#define VIGIL_ALERTING_ENGINE_ALARM_ENGINE_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "alerting/eval/statistics.h"
+#include "alerting/eval/window.h"
+#include "alerting/rules/rule.h"
+#include "alerting/state/state_store.h"
+#include "common/series_key.h"
+
+namespace vigil::alerting {
+
+// A change of an alarm instance's state (or its retirement), with the reason in words.
+struct Transition {
+  std::string rule;
+  std::string instance;  // canonical labels, `{host="db1"}`; "{}" for a single instance
+  Labels labels;
+  int64_t at_ms = 0;  // when the deciding period closed (its end)
+  AlarmState from = AlarmState::kInsufficientData;
+  AlarmState to = AlarmState::kInsufficientData;
+  std::string reason;
+  std::vector<PeriodValue> datapoints;
+};
+
+// What an operator sees of one alarm instance.
+struct AlarmView {
+  std::string rule;
+  std::string instance;
+  Labels labels;
+  AlarmState state = AlarmState::kInsufficientData;
+  int64_t state_since_ms = 0;
+  int64_t last_data_ms = 0;
+  std::optional<double> last_value;  // the newest closed period's value
+  std::string reason;                // of the last transition
+};
+
+struct AlarmEngineOptions {
+  bool zero_evaluation_delay = false;  // rule unit tests evaluate as soon as a period closes
+};
+
+// Turns datapoints into alarm states for one rule set. Rules are indexed by metric name, so a
+// datapoint touches only the rules that select its metric. Periods are aligned to the epoch;
+// a period [s, s+period) is evaluated once now >= s + period + evaluation_delay, in time order
+// across rules, and composites are re-evaluated right after their children.
+// Not thread-safe: one owner thread calls every method (the collector's evaluation thread, or
+// a rule test).
+class AlarmEngine {
+ public:
+  using Options = AlarmEngineOptions;
+  explicit AlarmEngine(std::shared_ptr<const RuleSet> rules, Options options = {});
+  AlarmEngine(std::shared_ptr<const RuleSet> rules, Options options,
+              const std::vector<AlarmRecord>& restored);
+
+  // Feeds one datapoint. Points for periods already evaluated are late and counted, not used.
+  void Observe(const SeriesKey& key, int64_t timestamp_ms, double value);
+
+  // Evaluates every period that closed by now_ms; returns the transitions in time order.
+  std::vector<Transition> AdvanceTo(int64_t now_ms);
+
+  // Swaps in a new rule set. Instances of rules whose fingerprint is unchanged keep their
+  // state; a changed rule's instances restart from INSUFFICIENT_DATA (returned as transitions
+  // whose reason says why); removed rules' instances are dropped (also returned).
+  std::vector<Transition> Reload(std::shared_ptr<const RuleSet> rules, int64_t now_ms);
+
+  std::vector<AlarmView> Alarms() const;
+  // Persistent form of every instance, for the StateStore.
+  std::vector<AlarmRecord> Snapshot() const;
+
+  const RuleSet& rules() const { return *rules_; }
+  uint64_t late_points() const { return late_points_; }
+
+ private:
+  struct SeriesPoints {
+    std::vector<TimedValue> points;
+  };
+  struct Instance {
+    Labels labels;
+    AlarmState state = AlarmState::kInsufficientData;
+    int64_t since_ms = 0;
+    int64_t last_data_ms = 0;
+    // Start of the period of the instance's first datapoint: earlier periods are not its own
+    // (a new host is not judged on a period that closed before it existed).
+    int64_t first_period_ms = 0;
+    std::string reason;
+    // Open periods: start -> query index -> series -> points.
+    std::map<int64_t, std::vector<std::map<std::string, SeriesPoints>>> open;
+    // Last point of each series before the open periods (for `rate`), per query.
+    std::vector<std::map<std::string, TimedValue>> previous;
+    std::deque<PeriodValue> closed;  // the evaluation range, oldest first
+  };
+  struct RuleRuntime {
+    const Rule* rule = nullptr;
+    absl::flat_hash_map<std::string, Instance> instances;
+    int64_t next_end_ms = 0;  // end of the next period to evaluate; 0 until the first data
+    int range = 1;
+  };
+  struct Composite {
+    const Rule* rule = nullptr;
+    AlarmState state = AlarmState::kInsufficientData;
+    int64_t since_ms = 0;
+    std::string reason;
+  };
+
+  void Build(const std::vector<AlarmRecord>* restored);
+  int64_t Delay(const Rule& r) const;
+  std::string InstanceKey(const Rule& r, const SeriesKey& key, Labels* labels) const;
+  void ClosePeriod(RuleRuntime& rt, int64_t end_ms, std::vector<Transition>* out);
+  void ClosePeriodUnordered(RuleRuntime& rt, int64_t end_ms, std::vector<Transition>* out);
+  std::optional<double> PeriodValueOf(const Rule& r, Instance& inst, int64_t start_ms);
+  void EvaluateComposites(int64_t at_ms, std::vector<Transition>* out);
+  AlarmState StateOf(absl::string_view rule) const;
+
+  std::shared_ptr<const RuleSet> rules_;
+  Options options_;
+  std::vector<RuleRuntime> runtimes_;  // threshold rules, same order as in the set
+  std::vector<Composite> composites_;
+  // metric -> (runtime index, query index)
+  absl::flat_hash_map<std::string, std::vector<std::pair<size_t, size_t>>> by_metric_;
+  uint64_t late_points_ = 0;
+};
+
+// Serialized recent periods of an instance (AlarmRecord::periods) and back.
+std::string EncodePeriods(const std::deque<PeriodValue>& periods);
+std::deque<PeriodValue> DecodePeriods(const std::string& data);
+
+}  // namespace vigil::alerting
+
+#endif  // VIGIL_ALERTING_ENGINE_ALARM_ENGINE_H_

@@ -1,0 +1,205 @@
+#include "alerting/eval/window.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+
+namespace vigil::alerting {
+namespace {
+
+// How a missing period that was chosen as one of the N evaluated datapoints is shown.
+enum class FillNote { kNone, kBreaching, kNotBreaching };
+
+// One of the N datapoints a decision evaluates: a real period or a filled missing one.
+struct Slot {
+  int64_t start_ms = 0;
+  std::optional<double> value;
+};
+
+std::string Plural(int count, absl::string_view one, absl::string_view many) {
+  return std::string(count == 1 ? one : many);
+}
+
+std::string FormatTime(int64_t start_ms, int64_t period_ms) {
+  const bool whole_minutes = period_ms % 60000 == 0;
+  return absl::FormatTime(whole_minutes ? "%H:%M" : "%H:%M:%S", absl::FromUnixMillis(start_ms),
+                          absl::UTCTimeZone());
+}
+
+std::string FormatSlot(const Slot& s, int64_t period_ms, FillNote note) {
+  const std::string time = FormatTime(s.start_ms, period_ms);
+  if (s.value.has_value()) return absl::StrCat(FormatNumber(*s.value), " (", time, ")");
+  switch (note) {
+    case FillNote::kBreaching:
+      return absl::StrCat("- (", time, ", missing, treated as breaching)");
+    case FillNote::kNotBreaching:
+      return absl::StrCat("- (", time, ", missing, treated as not breaching)");
+    case FillNote::kNone:
+      break;
+  }
+  return absl::StrCat("- (", time, ", missing)");
+}
+
+std::string FormatSlots(const std::vector<Slot>& slots, int64_t period_ms, FillNote note) {
+  std::vector<std::string> parts;
+  parts.reserve(slots.size());
+  for (const Slot& s : slots) parts.push_back(FormatSlot(s, period_ms, note));
+  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+}
+
+}  // namespace
+
+std::string FormatNumber(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  // Shortest representation that reads back as the same double, in fixed notation (no exponent),
+  // with at least one decimal: 70 -> "70.0", 82.1 -> "82.1", 0.25 -> "0.25".
+  char buf[400];
+  std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  std::string s(buf, r.ptr);
+  if (s.find('.') == std::string::npos) s += ".0";
+  return s;
+}
+
+int EvaluationRange(const WindowParams& p) { return std::max(1, p.evaluation_periods) + 2; }
+
+Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, AlarmState current) {
+  const int n = std::max(1, p.evaluation_periods);
+  const int m = std::clamp(p.datapoints_to_alarm, 1, n);
+  const int range = EvaluationRange(p);
+  const int64_t period_ms = p.period_ms > 0 ? p.period_ms : 60000;
+  const bool ignore = p.treat_missing_data == MissingData::kIgnore;
+
+  Decision d;
+  if (recent.empty()) {
+    d.state = ignore ? current : AlarmState::kInsufficientData;
+    d.reason =
+        ignore ? absl::StrCat("Missing data ignored: no period has closed yet; the state stays ",
+                              StateName(current), ".")
+               : "Insufficient Data: no period has closed yet.";
+    return d;
+  }
+
+  // The evaluation range, oldest first; periods before the first one known are missing.
+  const size_t take = std::min(recent.size(), static_cast<size_t>(range));
+  const size_t pad = static_cast<size_t>(range) - take;
+  const absl::Span<const PeriodValue> known = recent.subspan(recent.size() - take);
+  std::vector<Slot> window(range);
+  for (size_t i = 0; i < pad; ++i) {
+    window[i].start_ms = known.front().start_ms - static_cast<int64_t>(pad - i) * period_ms;
+  }
+  for (size_t i = 0; i < take; ++i) window[pad + i] = {known[i].start_ms, known[i].value};
+
+  // Hysteresis: while in ALARM, a datapoint breaches unless it is past the recovery threshold.
+  const bool recovering = current == AlarmState::kAlarm && p.recovery_threshold.has_value();
+  const double limit = recovering ? *p.recovery_threshold : p.threshold;
+  const std::string against = absl::StrCat(
+      ComparisonWords(p.comparison), recovering ? " the recovery threshold (" : " the threshold (",
+      FormatNumber(limit), ")");
+
+  // The N datapoints evaluated: the N most recent real ones when there are enough, otherwise
+  // every real one plus as few missing periods as needed, the most recent missing ones first.
+  int real = 0;
+  for (const Slot& s : window) real += s.value.has_value() ? 1 : 0;
+  std::vector<bool> chosen(range, false);
+  int need_real = std::min(real, n);
+  int need_missing = n - need_real;
+  for (int i = range - 1; i >= 0; --i) {
+    if (window[i].value.has_value() && need_real > 0) {
+      chosen[i] = true;
+      --need_real;
+    } else if (!window[i].value.has_value() && need_missing > 0) {
+      chosen[i] = true;
+      --need_missing;
+    }
+  }
+  std::vector<Slot> slots;
+  for (int i = 0; i < range; ++i) {
+    if (chosen[i]) slots.push_back(window[i]);
+  }
+  for (const Slot& s : slots) d.datapoints.push_back(PeriodValue{s.start_ms, s.value});
+
+  const int filled = n - std::min(real, n);
+  int breaching = 0;
+  int within = 0;
+  for (const Slot& s : slots) {
+    if (!s.value.has_value()) continue;
+    if (Breaches(p.comparison, *s.value, limit)) {
+      ++breaching;
+    } else {
+      ++within;
+    }
+  }
+
+  FillNote note = FillNote::kNone;
+  if (filled > 0 && p.treat_missing_data == MissingData::kBreaching) {
+    note = FillNote::kBreaching;
+    breaching += filled;
+  } else if (filled > 0 && p.treat_missing_data == MissingData::kNotBreaching) {
+    note = FillNote::kNotBreaching;
+  }
+  const std::string list = FormatSlots(slots, period_ms, note);
+  const std::string counted = absl::StrCat(breaching, " out of the last ", n, " datapoints ", list,
+                                           " ", Plural(breaching, "was", "were"), " ", against);
+  auto alarm = [&](absl::string_view suffix) {
+    d.state = AlarmState::kAlarm;
+    d.reason = absl::StrCat("Threshold crossed: ", counted, suffix, ".");
+  };
+  auto ok = [&] {
+    d.state = AlarmState::kOk;
+    d.reason = absl::StrCat("Threshold not crossed: ", counted, " (minimum ", m, " ",
+                            Plural(m, "datapoint", "datapoints"), " for ALARM).");
+  };
+
+  // Enough real datapoints, or missing ones filled as breaching / not breaching: plain M of N.
+  if (filled == 0 || note != FillNote::kNone) {
+    if (breaching >= m) {
+      alarm("");
+    } else {
+      ok();
+    }
+    return d;
+  }
+
+  // `missing` and `ignore` with fewer than N real datapoints.
+  if (real == 0) {
+    d.datapoints.clear();
+    if (ignore) {
+      d.state = current;
+      d.reason =
+          absl::StrCat("Missing data ignored: ", range,
+                       " datapoints were unknown; the state stays ", StateName(current), ".");
+    } else {
+      d.state = AlarmState::kInsufficientData;
+      d.reason = absl::StrCat("Insufficient Data: ", range, " datapoints were unknown.");
+    }
+    return d;
+  }
+  if (breaching >= m) {
+    alarm("");
+  } else if (within > 0) {
+    ok();
+  } else if (!ignore && slots.front().value.has_value()) {
+    // Every real datapoint breaches and the oldest evaluated one is real (the table's
+    // "X - - - -" row): the data stopped after breaching.
+    alarm("; missing datapoints are not considered and none was within the threshold");
+  } else {
+    const std::string unknown = absl::StrCat(filled, " out of the last ", n, " datapoints ", list,
+                                             " ", Plural(filled, "was", "were"), " unknown");
+    if (ignore) {
+      d.state = current;
+      d.reason = absl::StrCat("Missing data ignored: ", unknown, "; the state stays ",
+                              StateName(current), ".");
+    } else {
+      d.state = AlarmState::kInsufficientData;
+      d.reason = absl::StrCat("Insufficient Data: ", unknown, ".");
+    }
+  }
+  return d;
+}
+
+}  // namespace vigil::alerting

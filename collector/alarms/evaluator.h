@@ -1,0 +1,101 @@
+#ifndef VIGIL_COLLECTOR_ALARMS_EVALUATOR_H_
+#define VIGIL_COLLECTOR_ALARMS_EVALUATOR_H_
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "alerting/engine/alarm_engine.h"
+#include "alerting/state/state_store.h"
+#include "collector/http/api.h"
+#include "collector/store/series_store.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace vigil::collector {
+
+// Runs the rule engine inside the collector: takes stored datapoints from the ingest workers
+// (never blocking them), evaluates closed periods every evaluation_interval on its own thread,
+// persists alarm states and transitions in the StateStore (one batch per round), reloads the
+// rule directory on request (inotify, SIGHUP, POST /-/reload), and answers the alarm API.
+// Thread-safe; the engine itself is owned by the evaluation thread.
+class Evaluator : public AlarmSource {
+ public:
+  struct Options {
+    std::string rules_dir;
+    std::string state_db;  // SQLite file
+    absl::Duration evaluation_interval = absl::Seconds(1);
+    size_t queue_capacity = 1 << 20;  // datapoints waiting for the evaluation thread
+    std::function<int64_t()> now_ms;
+  };
+  static absl::StatusOr<std::unique_ptr<Evaluator>> Start(Options options,
+                                                          prometheus::Registry& registry);
+  ~Evaluator() override;
+  void Stop();
+
+  // From ingest workers, after the points are stored. Points of metrics no rule selects are
+  // skipped without copying; when the queue is full they are dropped and counted.
+  void Offer(const SeriesKey& key, absl::Span<const DataPoint> points);
+
+  // AlarmSource (HTTP API), any thread.
+  nlohmann::json Alarms(const std::string& state_filter) const override;
+  absl::StatusOr<nlohmann::json> History(const std::string& rule, size_t limit) const override;
+  nlohmann::json Rules() const override;
+  // Re-reads the rule directory on the evaluation thread and waits for the outcome.
+  absl::Status Reload() override;
+
+ private:
+  struct Point {
+    SeriesKey key;
+    int64_t ts;
+    double value;
+  };
+  Evaluator(Options options, prometheus::Registry& registry,
+            std::unique_ptr<alerting::StateStore> store);
+  void Run();
+  void Watch();
+  absl::Status DoReload(int64_t now);
+  void Record(const std::vector<alerting::Transition>& transitions);
+  void Publish();
+
+  const Options options_;
+  std::unique_ptr<alerting::StateStore> state_;
+  std::unique_ptr<alerting::AlarmEngine> engine_;  // evaluation thread only
+  int inotify_fd_ = -1;
+
+  mutable absl::Mutex mu_;
+  std::deque<Point> queue_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const absl::flat_hash_set<std::string>> metrics_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool reload_requested_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t reload_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status last_reload_ ABSL_GUARDED_BY(mu_);
+  std::vector<alerting::AlarmView> views_ ABSL_GUARDED_BY(mu_);
+  nlohmann::json rules_json_ ABSL_GUARDED_BY(mu_);
+
+  prometheus::Gauge& reload_success_;
+  prometheus::Gauge& reload_time_;
+  prometheus::Gauge& rules_loaded_;
+  prometheus::Family<prometheus::Gauge>& alarms_by_state_;
+  prometheus::Counter& transitions_;
+  prometheus::Counter& dropped_;
+  prometheus::Family<prometheus::Gauge>& revision_info_;
+  prometheus::Gauge* revision_gauge_ = nullptr;  // evaluation thread only
+  std::string published_revision_;               // evaluation thread only
+
+  std::thread thread_;
+  std::thread watcher_;
+};
+
+}  // namespace vigil::collector
+
+#endif  // VIGIL_COLLECTOR_ALARMS_EVALUATOR_H_
