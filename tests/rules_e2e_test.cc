@@ -95,6 +95,22 @@ TEST(RulesEndToEnd, AlarmsReloadAndRestart) {
   EXPECT_EQ(stack.Points("agent.up").back()[1].get<double>(), 1.0);
   const std::string revision = stack.Api("/api/v1/rules")["data"]["revision"];
 
+  // The operator's view: vigilctl against this collector.
+  const std::string url = absl::StrCat("http://127.0.0.1:", stack.http_port());
+  Process alarms(
+      {VIGIL_BINARY_DIR "/vigilctl/vigilctl", "--collector", url, "alarms", "--state", "ALARM"},
+      stack.dir().Join("alarms.out"), stack.dir().Join("alarms.err"));
+  ASSERT_EQ(alarms.Wait(absl::Seconds(10)), 0) << alarms.Stderr();
+  EXPECT_TRUE(absl::StrContains(alarms.Stdout(), "system-up  {host=\"e2e-host\"}  ALARM"))
+      << alarms.Stdout();
+  Process alarm_history(
+      {VIGIL_BINARY_DIR "/vigilctl/vigilctl", "--collector", url, "alarm", "history", "system-up"},
+      stack.dir().Join("history.out"), stack.dir().Join("history.err"));
+  ASSERT_EQ(alarm_history.Wait(absl::Seconds(10)), 0) << alarm_history.Stderr();
+  EXPECT_TRUE(
+      absl::StrContains(alarm_history.Stdout(), "INSUFFICIENT_DATA  ALARM  Threshold crossed"))
+      << alarm_history.Stdout();
+
   // 2. A broken update is rejected whole; the running set keeps running.
   rules.Publish("rules:\n  - name: system-up\n    bogus_key: 1\n");
   ASSERT_TRUE(WaitFor([&] { return MetricsHave(stack, "vigil_rules_last_reload_success 0"); },
@@ -132,7 +148,14 @@ TEST(RulesEndToEnd, AlarmsReloadAndRestart) {
       absl::Seconds(15)));
   EXPECT_EQ(stack.Post("/-/reload", "api-secret", &body), 200) << body;
 
-  // 5. kill -9: the restarted collector neither forgets nor re-fires.
+  // 5. SIGHUP reloads too.
+  stack.collector()->Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor(
+      [&] { return absl::StrContains(stack.collector()->Stderr(), "SIGHUP: rule reload done"); },
+      absl::Seconds(10)))
+      << stack.collector()->Stderr();
+
+  // 6. kill -9: the restarted collector neither forgets nor re-fires.
   nlohmann::json before = Find(stack.Api("/api/v1/alarms")["data"], "system-up");
   const size_t transitions_before =
       stack.Api("/api/v1/alarms/history?rule=system-up")["data"].size();

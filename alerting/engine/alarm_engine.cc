@@ -403,6 +403,16 @@ std::vector<Transition> AlarmEngine::Reload(std::shared_ptr<const RuleSet> rules
   return out;
 }
 
+std::optional<int64_t> AlarmEngine::NextDueMs() const {
+  std::optional<int64_t> due;
+  for (const RuleRuntime& rt : runtimes_) {
+    if (rt.next_end_ms == 0) continue;
+    const int64_t t = rt.next_end_ms + Delay(*rt.rule);
+    if (!due || t < *due) due = t;
+  }
+  return due;
+}
+
 std::vector<AlarmView> AlarmEngine::Alarms() const {
   std::vector<AlarmView> out;
   for (const RuleRuntime& rt : runtimes_) {

@@ -70,6 +70,10 @@ class AlarmEngine {
   // whose reason says why); removed rules' instances are dropped (also returned).
   std::vector<Transition> Reload(std::shared_ptr<const RuleSet> rules, int64_t now_ms);
 
+  // When the next period becomes due (its end + evaluation_delay), or nullopt with no data yet:
+  // the owner wakes then, so a transition is decided when its period closes, not at a tick.
+  std::optional<int64_t> NextDueMs() const;
+
   std::vector<AlarmView> Alarms() const;
   // Persistent form of every instance, for the StateStore.
   std::vector<AlarmRecord> Snapshot() const;

@@ -143,3 +143,21 @@ TEST(RuleTestRunner, ExpandsTheValuesNotation) {
 
 }  // namespace
 }  // namespace vigil::alerting
+
+namespace vigil::alerting {
+namespace {
+
+TEST(AlarmEngine, NextDueIsThePeriodEndPlusTheDelay) {
+  AlarmEngine engine(Rules(kCpuRule), {false});  // evaluation_delay: default 10s
+  EXPECT_FALSE(engine.NextDueMs().has_value());
+  engine.Observe(Cpu("a"), 61000, 50);
+  ASSERT_TRUE(engine.NextDueMs().has_value());
+  EXPECT_EQ(*engine.NextDueMs(), 120000 + 10000);
+  EXPECT_TRUE(engine.AdvanceTo(129999).empty());
+  EXPECT_EQ(*engine.NextDueMs(), 130000);
+  engine.AdvanceTo(130000);
+  EXPECT_EQ(*engine.NextDueMs(), 190000);
+}
+
+}  // namespace
+}  // namespace vigil::alerting

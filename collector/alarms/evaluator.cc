@@ -136,6 +136,7 @@ void Evaluator::Offer(const SeriesKey& key, absl::Span<const DataPoint> points) 
 void Evaluator::Run() {
   int64_t last_save = 0;
   std::set<std::pair<std::string, std::string>> saved;
+  absl::Duration wait = options_.evaluation_interval;
   for (;;) {
     std::deque<Point> points;
     bool reload = false;
@@ -144,7 +145,7 @@ void Evaluator::Run() {
       auto wake = +[](Evaluator* e) ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return e->stopping_ || e->reload_requested_;
       };
-      mu_.AwaitWithTimeout(absl::Condition(wake, this), options_.evaluation_interval);
+      mu_.AwaitWithTimeout(absl::Condition(wake, this), wait);
       if (stopping_) break;
       points.swap(queue_);
       reload = reload_requested_;
@@ -179,6 +180,12 @@ void Evaluator::Run() {
       }
     }
     Publish();
+    // Wake at the next due period close (at most one evaluation_interval from now), so a
+    // transition is decided when its period closes plus the delay, not at the next tick.
+    wait = options_.evaluation_interval;
+    if (std::optional<int64_t> due = engine_->NextDueMs()) {
+      wait = std::min(wait, absl::Milliseconds(std::max<int64_t>(0, *due - options_.now_ms())));
+    }
   }
 }
 
