@@ -66,6 +66,7 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Start(Options options,
   e->reload_success_.Set(rules.ok() ? 1 : 0);
   e->reload_time_.Set(static_cast<double>(now) / 1000);
   e->Publish();
+  e->snapshot_writer_ = std::thread([self = e.get()] { self->WriteSnapshots(); });
   e->thread_ = std::thread([self = e.get()] { self->Run(); });
   e->watcher_ = std::thread([self = e.get()] { self->Watch(); });
   return e;
@@ -119,6 +120,44 @@ void Evaluator::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   if (watcher_.joinable()) watcher_.join();
+  {
+    absl::MutexLock lock(&snapshot_mu_);
+    snapshot_stop_ = true;
+  }
+  if (snapshot_writer_.joinable()) snapshot_writer_.join();
+}
+
+void Evaluator::WriteSnapshots() {
+  std::set<std::pair<std::string, std::string>> saved;
+  for (;;) {
+    std::vector<alerting::AlarmRecord> snapshot;
+    bool stop;
+    {
+      absl::MutexLock lock(&snapshot_mu_);
+      auto ready = +[](Evaluator* e) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return e->snapshot_stop_ || e->pending_snapshot_.has_value();
+      };
+      snapshot_mu_.Await(absl::Condition(ready, this));
+      stop = snapshot_stop_;
+      if (!pending_snapshot_) return;
+      snapshot = std::move(*pending_snapshot_);
+      pending_snapshot_.reset();
+    }
+    std::set<std::pair<std::string, std::string>> current;
+    for (const auto& r : snapshot) current.emplace(r.rule, r.instance);
+    std::vector<std::pair<std::string, std::string>> gone;
+    for (const auto& k : saved) {
+      if (current.count(k) == 0) gone.push_back(k);
+    }
+    absl::Status s = state_->SaveAlarms(snapshot);
+    if (s.ok() && !gone.empty()) s = state_->DeleteAlarms(gone);
+    if (!s.ok()) {
+      VIGIL_LOG(Error) << "cannot save alarm states: " << s;
+    } else {
+      saved = std::move(current);
+    }
+    if (stop) return;  // the final snapshot is written
+  }
 }
 
 void Evaluator::Offer(const SeriesKey& key, absl::Span<const DataPoint> points) {
@@ -135,7 +174,6 @@ void Evaluator::Offer(const SeriesKey& key, absl::Span<const DataPoint> points) 
 
 void Evaluator::Run() {
   int64_t last_save = 0;
-  std::set<std::pair<std::string, std::string>> saved;
   absl::Duration wait = options_.evaluation_interval;
   for (;;) {
     std::deque<Point> points;
@@ -146,7 +184,11 @@ void Evaluator::Run() {
         return e->stopping_ || e->reload_requested_;
       };
       mu_.AwaitWithTimeout(absl::Condition(wake, this), wait);
-      if (stopping_) break;
+      if (stopping_) {
+        absl::MutexLock snapshot_lock(&snapshot_mu_);
+        pending_snapshot_ = engine_->Snapshot();
+        break;
+      }
       points.swap(queue_);
       reload = reload_requested_;
       reload_requested_ = false;
@@ -162,22 +204,11 @@ void Evaluator::Run() {
     std::vector<alerting::Transition> transitions = engine_->AdvanceTo(now);
     Record(transitions);
     if (!transitions.empty() || reload || now - last_save >= 10000) {
-      // One batch per round, off the ingest path: every instance's state and recent periods.
+      // Every instance's state and recent periods, written off this thread (newest wins).
       std::vector<alerting::AlarmRecord> snapshot = engine_->Snapshot();
-      std::set<std::pair<std::string, std::string>> current;
-      for (const auto& r : snapshot) current.emplace(r.rule, r.instance);
-      std::vector<std::pair<std::string, std::string>> gone;
-      for (const auto& k : saved) {
-        if (current.count(k) == 0) gone.push_back(k);
-      }
-      absl::Status s = state_->SaveAlarms(snapshot);
-      if (s.ok() && !gone.empty()) s = state_->DeleteAlarms(gone);
-      if (!s.ok()) {
-        VIGIL_LOG(Error) << "cannot save alarm states: " << s;
-      } else {
-        saved = std::move(current);
-        last_save = now;
-      }
+      absl::MutexLock lock(&snapshot_mu_);
+      pending_snapshot_ = std::move(snapshot);
+      last_save = now;
     }
     Publish();
     // Wake at the next due period close (at most one evaluation_interval from now), so a

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,6 +64,7 @@ class Evaluator : public AlarmSource {
             std::unique_ptr<alerting::StateStore> store);
   void Run();
   void Watch();
+  void WriteSnapshots();
   absl::Status DoReload(int64_t now);
   void Record(const std::vector<alerting::Transition>& transitions);
   void Publish();
@@ -92,8 +94,15 @@ class Evaluator : public AlarmSource {
   prometheus::Gauge* revision_gauge_ = nullptr;  // evaluation thread only
   std::string published_revision_;               // evaluation thread only
 
+  // Snapshots of every instance, written by their own thread so that a large save never delays
+  // evaluation; only the newest pending snapshot is written.
+  absl::Mutex snapshot_mu_;
+  std::optional<std::vector<alerting::AlarmRecord>> pending_snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
+  bool snapshot_stop_ ABSL_GUARDED_BY(snapshot_mu_) = false;
+
   std::thread thread_;
   std::thread watcher_;
+  std::thread snapshot_writer_;
 };
 
 }  // namespace vigil::collector
