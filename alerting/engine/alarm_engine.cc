@@ -48,7 +48,7 @@ int64_t FloorTo(int64_t t, int64_t step) {
 
 }  // namespace
 
-std::string EncodePeriods(const std::deque<PeriodValue>& periods) {
+std::string EncodePeriods(const std::vector<PeriodValue>& periods) {
   std::string out;
   for (const PeriodValue& p : periods) {
     absl::StrAppend(&out, out.empty() ? "" : ";", p.start_ms, ":");
@@ -63,8 +63,8 @@ std::string EncodePeriods(const std::deque<PeriodValue>& periods) {
   return out;
 }
 
-std::deque<PeriodValue> DecodePeriods(const std::string& data) {
-  std::deque<PeriodValue> out;
+std::vector<PeriodValue> DecodePeriods(const std::string& data) {
+  std::vector<PeriodValue> out;
   for (absl::string_view item : absl::StrSplit(data, ';', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(item, ':');
     PeriodValue p;
@@ -281,10 +281,12 @@ void AlarmEngine::ClosePeriodUnordered(RuleRuntime& rt, int64_t end, std::vector
       continue;
     }
     inst.closed.push_back({start, PeriodValueOf(r, inst, start)});
-    while (static_cast<int>(inst.closed.size()) > rt.range) inst.closed.pop_front();
-    Decision d = Decide(params, std::vector<PeriodValue>(inst.closed.begin(), inst.closed.end()),
-                        inst.state);
+    if (static_cast<int>(inst.closed.size()) > rt.range) {
+      inst.closed.erase(inst.closed.begin(), inst.closed.end() - rt.range);
+    }
+    Decision d = Decide(params, inst.closed, inst.state, /*explain=*/false);
     if (d.state != inst.state) {
+      d = Decide(params, inst.closed, inst.state, /*explain=*/true);
       out->push_back(
           {r.name, it->first, inst.labels, end, inst.state, d.state, d.reason, d.datapoints});
       inst.state = d.state;

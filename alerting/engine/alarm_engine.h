@@ -98,7 +98,7 @@ class AlarmEngine {
     std::map<int64_t, std::vector<std::map<std::string, SeriesPoints>>> open;
     // Last point of each series before the open periods (for `rate`), per query.
     std::vector<std::map<std::string, TimedValue>> previous;
-    std::deque<PeriodValue> closed;  // the evaluation range, oldest first
+    std::vector<PeriodValue> closed;  // the evaluation range, oldest first (a few entries)
   };
   struct RuleRuntime {
     const Rule* rule = nullptr;
@@ -132,8 +132,8 @@ class AlarmEngine {
 };
 
 // Serialized recent periods of an instance (AlarmRecord::periods) and back.
-std::string EncodePeriods(const std::deque<PeriodValue>& periods);
-std::deque<PeriodValue> DecodePeriods(const std::string& data);
+std::string EncodePeriods(const std::vector<PeriodValue>& periods);
+std::vector<PeriodValue> DecodePeriods(const std::string& data);
 
 }  // namespace vigil::alerting
 

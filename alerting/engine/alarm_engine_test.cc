@@ -120,8 +120,8 @@ TEST(AlarmEngine, RestoredStateDoesNotRefire) {
 }
 
 TEST(AlarmEngine, PeriodsEncodeAndDecode) {
-  std::deque<PeriodValue> p = {{0, 1.5}, {60000, std::nullopt}, {120000, -0.1}};
-  std::deque<PeriodValue> back = DecodePeriods(EncodePeriods(p));
+  std::vector<PeriodValue> p = {{0, 1.5}, {60000, std::nullopt}, {120000, -0.1}};
+  std::vector<PeriodValue> back = DecodePeriods(EncodePeriods(p));
   ASSERT_EQ(back.size(), 3u);
   EXPECT_EQ(back[0].value, 1.5);
   EXPECT_FALSE(back[1].value.has_value());

@@ -67,7 +67,8 @@ std::string FormatNumber(double v) {
 
 int EvaluationRange(const WindowParams& p) { return std::max(1, p.evaluation_periods) + 2; }
 
-Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, AlarmState current) {
+Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, AlarmState current,
+                bool explain) {
   const int n = std::max(1, p.evaluation_periods);
   const int m = std::clamp(p.datapoints_to_alarm, 1, n);
   const int range = EvaluationRange(p);
@@ -97,9 +98,13 @@ Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, Ala
   // Hysteresis: while in ALARM, a datapoint breaches unless it is past the recovery threshold.
   const bool recovering = current == AlarmState::kAlarm && p.recovery_threshold.has_value();
   const double limit = recovering ? *p.recovery_threshold : p.threshold;
-  const std::string against = absl::StrCat(
-      ComparisonWords(p.comparison), recovering ? " the recovery threshold (" : " the threshold (",
-      FormatNumber(limit), ")");
+  // The reason texts are built only when asked for (explain): formatting dominates the cost of
+  // a decision, and most decisions change nothing.
+  auto against = [&] {
+    return absl::StrCat(ComparisonWords(p.comparison),
+                        recovering ? " the recovery threshold (" : " the threshold (",
+                        FormatNumber(limit), ")");
+  };
 
   // The N datapoints evaluated: the N most recent real ones when there are enough, otherwise
   // every real one plus as few missing periods as needed, the most recent missing ones first.
@@ -142,17 +147,21 @@ Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, Ala
   } else if (filled > 0 && p.treat_missing_data == MissingData::kNotBreaching) {
     note = FillNote::kNotBreaching;
   }
-  const std::string list = FormatSlots(slots, period_ms, note);
-  const std::string counted = absl::StrCat(breaching, " out of the last ", n, " datapoints ", list,
-                                           " ", Plural(breaching, "was", "were"), " ", against);
+  auto list = [&] { return FormatSlots(slots, period_ms, note); };
+  auto counted = [&] {
+    return absl::StrCat(breaching, " out of the last ", n, " datapoints ", list(), " ",
+                        Plural(breaching, "was", "were"), " ", against());
+  };
   auto alarm = [&](absl::string_view suffix) {
     d.state = AlarmState::kAlarm;
-    d.reason = absl::StrCat("Threshold crossed: ", counted, suffix, ".");
+    if (explain) d.reason = absl::StrCat("Threshold crossed: ", counted(), suffix, ".");
   };
   auto ok = [&] {
     d.state = AlarmState::kOk;
-    d.reason = absl::StrCat("Threshold not crossed: ", counted, " (minimum ", m, " ",
-                            Plural(m, "datapoint", "datapoints"), " for ALARM).");
+    if (explain) {
+      d.reason = absl::StrCat("Threshold not crossed: ", counted(), " (minimum ", m, " ",
+                              Plural(m, "datapoint", "datapoints"), " for ALARM).");
+    }
   };
 
   // Enough real datapoints, or missing ones filled as breaching / not breaching: plain M of N.
@@ -188,8 +197,10 @@ Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, Ala
     // "X - - - -" row): the data stopped after breaching.
     alarm("; missing datapoints are not considered and none was within the threshold");
   } else {
-    const std::string unknown = absl::StrCat(filled, " out of the last ", n, " datapoints ", list,
-                                             " ", Plural(filled, "was", "were"), " unknown");
+    const std::string unknown =
+        explain ? absl::StrCat(filled, " out of the last ", n, " datapoints ", list(), " ",
+                               Plural(filled, "was", "were"), " unknown")
+                : std::string();
     if (ignore) {
       d.state = current;
       d.reason = absl::StrCat("Missing data ignored: ", unknown, "; the state stays ",

@@ -478,3 +478,24 @@ TEST(FormatNumber, ShortestWithAtLeastOneDecimal) {
 
 }  // namespace
 }  // namespace vigil::alerting
+
+namespace vigil::alerting {
+namespace {
+
+TEST(Decide, WithoutExplainTheStateIsTheSameAndTheReasonEmpty) {
+  WindowParams p;
+  p.evaluation_periods = 3;
+  p.datapoints_to_alarm = 3;
+  p.threshold = 70;
+  const std::vector<PeriodValue> recent = {{0, 82.1}, {60000, 91.0}, {120000, 77.4}};
+  Decision with = Decide(p, recent, AlarmState::kOk, /*explain=*/true);
+  Decision without = Decide(p, recent, AlarmState::kOk, /*explain=*/false);
+  EXPECT_EQ(with.state, AlarmState::kAlarm);
+  EXPECT_EQ(without.state, AlarmState::kAlarm);
+  EXPECT_FALSE(with.reason.empty());
+  EXPECT_TRUE(without.reason.empty());
+  EXPECT_EQ(without.datapoints.size(), with.datapoints.size());
+}
+
+}  // namespace
+}  // namespace vigil::alerting
