@@ -330,9 +330,10 @@ int RunAlarms(const ApiClient& client, const std::string& state, std::ostream& o
       return BadReply(err, client, "an alarm entry lacks rule, state or since_ms");
     }
     const json& v = a.value("value", json());
-    table.AddRow({a["rule"].get<std::string>(), a.value("instance", ""),
-                  a["state"].get<std::string>(), FormatTimestamp(a["since_ms"].get<int64_t>()),
-                  v.is_number() ? FormatValue(v.get<double>()) : "-"});
+    table.AddRow(
+        {a["rule"].get<std::string>(), a.value("instance", ""), a["state"].get<std::string>(),
+         a["since_ms"].get<int64_t>() > 0 ? FormatTimestamp(a["since_ms"].get<int64_t>()) : "-",
+         v.is_number() ? FormatValue(v.get<double>()) : "-"});
   }
   out << table.Render() << "\n" << table.rows() << " alarms\n";
   return kExitOk;

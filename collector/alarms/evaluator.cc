@@ -301,7 +301,7 @@ json Evaluator::Alarms(const std::string& state_filter) const {
               {"instance", v.instance},
               {"labels", LabelsJson(v.labels)},
               {"state", state},
-              {"since", Rfc3339(v.state_since_ms)},
+              {"since", v.state_since_ms > 0 ? json(Rfc3339(v.state_since_ms)) : json(nullptr)},
               {"since_ms", v.state_since_ms},
               {"reason", v.reason}};
     a["value"] = v.last_value ? json(*v.last_value) : json(nullptr);
