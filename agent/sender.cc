@@ -14,8 +14,7 @@
 namespace vigil::agent {
 namespace {
 
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
-    const TlsClientConfig& tls) {
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const TlsClientConfig& tls) {
   if (!tls.enabled) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions ssl;
   auto read = [](const std::string& path, std::string* out) -> absl::Status {
@@ -104,13 +103,16 @@ void Sender::Run() {
       if (stopping_ && (spool_->PendingBatches() == 0 || absl::Now() >= drain_deadline_)) break;
     }
     bool welcomed = false;
+    const absl::Time opened = absl::Now();
     absl::Status s = RunStream(&welcomed);
     metrics_->connected.Set(0);
     {
       absl::MutexLock lock(&mu_);
       if (stopping_ && (spool_->PendingBatches() == 0 || absl::Now() >= drain_deadline_)) break;
     }
-    if (welcomed) failures = 0;
+    // Only a stream that worked for a while resets the backoff: a collector that welcomes and
+    // then refuses (queue full) must see the agent back off further each time.
+    if (welcomed && absl::Now() - opened >= absl::Seconds(10)) failures = 0;
     ++failures;
     metrics_->reconnects.Increment();
     const absl::Duration cap = std::min(
@@ -120,8 +122,7 @@ void Sender::Run() {
     if (error != last_error) {
       VIGIL_LOG(Warning) << "collector stream to " << options_.endpoint.address
                          << " ended: " << error << "; reconnecting with backoff (next in "
-                         << absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1)))
-                         << ")";
+                         << absl::FormatDuration(absl::Trunc(delay, absl::Milliseconds(1))) << ")";
       last_error = error;
     }
     absl::MutexLock lock(&mu_);
@@ -169,7 +170,16 @@ absl::Status Sender::RunStream(bool* welcomed) {
     reader_done = true;
   });
   auto finish = [&](absl::Status why) {
-    ctx.TryCancel();
+    // Let the collector's own ending arrive first (RESOURCE_EXHAUSTED, UNAUTHENTICATED, ...):
+    // cancelling straight away would replace it with CANCELLED. A dead peer is cancelled after
+    // a short wait.
+    bool ended_by_collector;
+    {
+      absl::MutexLock lock(&rmu);
+      auto ended = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return reader_done; };
+      ended_by_collector = rmu.AwaitWithTimeout(absl::Condition(&ended), absl::Seconds(1));
+    }
+    if (!ended_by_collector) ctx.TryCancel();
     reader.join();
     grpc::Status st = stream->Finish();
     if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED) return FromGrpc(st);

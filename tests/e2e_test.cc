@@ -293,6 +293,33 @@ TEST_F(EndToEnd, CheckConfigReportsFileLineAndExitsTwo) {
       << p.Stderr();
 }
 
+TEST_F(EndToEnd, AgentServesItsOwnMetrics) {
+  const std::string url =
+      absl::StrCat("http://127.0.0.1:", stack_->agent_metrics_port(), "/metrics");
+  long status = 0;
+  std::string body = HttpGet(url, &status);
+  ASSERT_EQ(status, 200) << url;
+  EXPECT_TRUE(absl::StrContains(body, "vigil_agent_connected 1")) << body;
+  for (const char* name :
+       {"vigil_agent_datapoints_collected_total", "vigil_agent_batches_acked_total",
+        "vigil_agent_spool_bytes", "vigil_agent_spool_dropped_batches_total",
+        "vigil_agent_reconnects_total",
+        "vigil_agent_check_duration_seconds_count{check=\"system\"}",
+        "vigil_agent_check_failures_total{check=\"system\"} 0"}) {
+    EXPECT_TRUE(absl::StrContains(body, name)) << name;
+  }
+  // Acked batches grow while the agent runs.
+  auto acked = [&] {
+    const std::string prefix = "\nvigil_agent_batches_acked_total ";
+    std::string b = HttpGet(url);
+    size_t at = b.find(prefix);
+    return at == std::string::npos ? -1.0 : std::strtod(b.c_str() + at + prefix.size(), nullptr);
+  };
+  const double before = acked();
+  EXPECT_GT(before, 0);
+  EXPECT_TRUE(WaitFor([&] { return acked() > before; }, absl::Seconds(10)));
+}
+
 TEST_F(EndToEnd, SelfMetricsCountAcceptedPoints) {
   const std::string url = absl::StrCat("http://127.0.0.1:", stack_->http_port(), "/metrics");
   EXPECT_TRUE(absl::StrContains(HttpGet(url), "vigil_ingest_datapoints_accepted_total"));

@@ -9,7 +9,7 @@
 
 namespace vigil::testing {
 
-Stack::Stack() : grpc_port_(FreePort()), http_port_(FreePort()) {
+Stack::Stack() : grpc_port_(FreePort()), http_port_(FreePort()), agent_metrics_port_(FreePort()) {
   token_ = *GenerateToken();
   WriteFile(dir_.Join("agent.token"), token_ + "\n");
   WriteFile(
@@ -23,7 +23,7 @@ Stack::Stack() : grpc_port_(FreePort()), http_port_(FreePort()) {
                          ", token_file: ", dir_.Join("agent.token"),
                          ", connect_timeout: 2s}\nlabels: {role: [web], env: test}\n"
                          "interval: 1s\nspool: {directory: ",
-                         dir_.Join("spool"), "}\nmetrics: {listen: 127.0.0.1:", FreePort(),
+                         dir_.Join("spool"), "}\nmetrics: {listen: 127.0.0.1:", agent_metrics_port_,
                          "}\nchecks:\n  - type: system\n"));
 }
 
@@ -70,6 +70,27 @@ void Stack::StartAgent() {
                                      dir_.Join("agent.out"), dir_.Join("agent.err"));
 }
 
+std::unique_ptr<Process> Stack::StartNamedAgent(const std::string& name,
+                                                const std::string& collector_extra) {
+  const std::string config = dir_.Join(name + ".yaml");
+  WriteFile(config,
+            absl::StrCat("agent_id: ", name, "\nhostname: ", name,
+                         "\ncollector: {address: 127.0.0.1:", grpc_port_,
+                         ", token_file: ", dir_.Join("agent.token"), ", connect_timeout: 2s",
+                         collector_extra.empty() ? "" : ", ", collector_extra,
+                         "}\nlabels: {role: [web], env: test}\n"
+                         "interval: 1s\nspool: {directory: ",
+                         dir_.Join(name + "-spool"), "}\nmetrics: {listen: 127.0.0.1:", FreePort(),
+                         "}\nchecks:\n  - type: system\n"));
+  return std::make_unique<Process>(
+      std::vector<std::string>{VIGIL_BINARY_DIR "/agent/vigil-agent", "--config", config},
+      dir_.Join(name + ".out"), dir_.Join(name + ".err"));
+}
+
+void Stack::AppendCollectorConfig(const std::string& yaml) {
+  WriteFile(dir_.Join("collector.yaml"), ReadFile(dir_.Join("collector.yaml")) + yaml);
+}
+
 void Stack::StopCollector(int sig) { collector_->Stop(sig); }
 void Stack::StopAgent(int sig) { agent_->Stop(sig); }
 
@@ -86,6 +107,13 @@ nlohmann::json Stack::Points(const std::string& metric, const std::string& extra
   nlohmann::json r = Api(absl::StrCat(
       "/api/v1/query?from=-1h&series=", UrlEncode(absl::StrCat(metric, "{host=\"", kHost, "\"}")),
       extra_query));
+  if (!r.contains("data") || r["data"].empty()) return nlohmann::json::array();
+  return r["data"][0]["points"];
+}
+
+nlohmann::json Stack::HostPoints(const std::string& host, const std::string& metric) const {
+  nlohmann::json r = Api(absl::StrCat("/api/v1/query?from=-1h&series=",
+                                      UrlEncode(absl::StrCat(metric, "{host=\"", host, "\"}"))));
   if (!r.contains("data") || r["data"].empty()) return nlohmann::json::array();
   return r["data"][0]["points"];
 }

@@ -31,10 +31,22 @@ class Stack {
   nlohmann::json Api(const std::string& path_and_query) const;
   // Points [[ts, value], ...] of one series of this stack's agent.
   nlohmann::json Points(const std::string& metric, const std::string& extra_query = "") const;
+  // Points [[ts, value], ...] of `metric{host="<host>"}` from the last hour; empty if none.
+  nlohmann::json HostPoints(const std::string& host, const std::string& metric) const;
+
+  // Appends top-level keys (e.g. "tls: {enabled: true, ...}\n") to collector.yaml. Call before
+  // StartCollector.
+  void AppendCollectorConfig(const std::string& yaml);
+  // Starts one more agent with agent_id and hostname `name`, its own spool and metrics port,
+  // output in <name>.out / <name>.err, and `collector_extra` added inside its `collector:`
+  // mapping (e.g. "tls: {enabled: true, ca_file: /x/ca.pem}"). The caller owns the process.
+  std::unique_ptr<Process> StartNamedAgent(const std::string& name,
+                                           const std::string& collector_extra = "");
 
   const std::string& token() const { return token_; }
   int grpc_port() const { return grpc_port_; }
   int http_port() const { return http_port_; }
+  int agent_metrics_port() const { return agent_metrics_port_; }
   const TempDir& dir() const { return dir_; }
   Process* collector() { return collector_.get(); }
   Process* agent() { return agent_.get(); }
@@ -43,7 +55,7 @@ class Stack {
  private:
   TempDir dir_;
   std::string token_;
-  int grpc_port_, http_port_;
+  int grpc_port_, http_port_, agent_metrics_port_;
   std::unique_ptr<Process> collector_, agent_;
 };
 
