@@ -250,6 +250,27 @@ TEST_F(EndToEnd, BadPointsAreRejectedByReasonNotTheStream) {
   EXPECT_EQ(r["data"][0]["points"].size(), 2u);
 }
 
+TEST_F(EndToEnd, OversizedBatchGetsInvalidArgumentWithTheLimit) {
+  auto s = Open(stack_->token());
+  ASSERT_TRUE(s->rw->Write(Hello("oversized-client")));
+  CollectorMessage m;
+  ASSERT_TRUE(s->rw->Read(&m));
+  // About 4.4 MB: above the default 4 MiB limit, below gRPC's own backstop (limit + 1 MiB).
+  std::vector<std::pair<int64_t, double>> points;
+  const int64_t now = NowMs();
+  for (int i = 0; i < 220000; ++i) points.emplace_back(now - i, 1.0);
+  s->rw->Write(Batch(m.welcome().last_sequence() + 1, "oversized", true, points));
+  EXPECT_FALSE(s->rw->Read(&m));
+  grpc::Status st = s->rw->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "exceeds the limit of 4194304 bytes"))
+      << st.error_message();
+  EXPECT_EQ(SeriesCount("{host=\"oversized\"}"), 0u);
+  EXPECT_TRUE(absl::StrContains(
+      HttpGet(absl::StrCat("http://127.0.0.1:", stack_->http_port(), "/metrics")),
+      "vigil_ingest_datapoints_rejected_total{reason=\"message_too_large\"} 220000"));
+}
+
 TEST_F(EndToEnd, ReplayedBatchIsStoredOnce) {
   const int64_t now = NowMs();
   uint64_t seq = 0;
