@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -20,6 +21,41 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
   std::string s(absl::StripAsciiWhitespace(ss.str()));
   if (s.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": secret file is empty"));
   return s;
+}
+
+absl::StatusOr<std::string> SecretRef::Read() const {
+  if (!file.empty()) return ReadSecretFile(file);
+  if (!env.empty()) {
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) {
+      return absl::NotFoundError(absl::StrCat("environment variable ", env, " is not set"));
+    }
+    std::string s(absl::StripAsciiWhitespace(value));
+    if (s.empty())
+      return absl::InvalidArgumentError(absl::StrCat("environment variable ", env, " is empty"));
+    return s;
+  }
+  return absl::NotFoundError("no secret configured");
+}
+
+SecretRef ReadSecretRef(ConfigMap& config, absl::string_view key) {
+  SecretRef ref;
+  if (config.Has(key)) {
+    config.Node(key);  // consumed here, so Finish() does not also call it unknown
+    config.Error(key, absl::StrCat("secrets are not written inline; use ", key, "_file: PATH or ",
+                                   key, "_env: VARIABLE"));
+  }
+  std::string file_key = absl::StrCat(key, "_file");
+  std::string env_key = absl::StrCat(key, "_env");
+  ref.file = config.String(file_key);
+  ref.env = config.String(env_key);
+  if (!ref.file.empty() && config.errors() != nullptr) {
+    ref.file = ResolvePath(DirName(config.errors()->file()), ref.file);
+  }
+  if (!ref.file.empty() && !ref.env.empty()) {
+    config.Error(env_key, absl::StrCat("give either ", file_key, " or ", env_key, ", not both"));
+  }
+  return ref;
 }
 
 std::string Sha256Hex(absl::string_view data) {
