@@ -1,5 +1,7 @@
 #include "agent/scheduler.h"
 
+#include <algorithm>
+
 #include "absl/time/clock.h"
 #include "common/log.h"
 
@@ -27,8 +29,6 @@ void Scheduler::Stop() {
 void Scheduler::Run(const ScheduledCheck& c) {
   prometheus::Histogram& duration = metrics_->CheckDuration(c.name);
   prometheus::Counter& failures = metrics_->CheckFailures(c.name);
-  Labels up_labels;
-  if (c.name != c.type) up_labels.emplace_back("check", c.name);
   int last_up = -1;  // unknown: the first result is always logged
   for (;;) {
     // Next tick: the next multiple of the interval since the epoch.
@@ -60,7 +60,22 @@ void Scheduler::Run(const ScheduledCheck& c) {
     } else {
       failures.Increment();
     }
-    samples.push_back({c.type + ".up", up_labels, static_cast<double>(up)});
+    // A check may report its own availability (the http check's probe result); otherwise the
+    // scheduler reports whether Collect succeeded.
+    const std::string up_metric = c.type + ".up";
+    const bool own_up = std::any_of(samples.begin(), samples.end(),
+                                    [&](const Sample& s) { return s.metric == up_metric; });
+    if (!own_up) samples.push_back({up_metric, {}, static_cast<double>(up)});
+    // Two checks of one type on a host (two PostgreSQL instances, two probes) are told apart by
+    // the `check` label, the check's configured name.
+    if (c.name != c.type) {
+      for (Sample& s : samples) {
+        auto at = std::lower_bound(
+            s.labels.begin(), s.labels.end(), std::string("check"),
+            [](const auto& label, const std::string& name) { return label.first < name; });
+        if (at == s.labels.end() || at->first != "check") s.labels.insert(at, {"check", c.name});
+      }
+    }
     batcher_->Add(absl::ToUnixMillis(tick), samples);
   }
 }
