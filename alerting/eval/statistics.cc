@@ -8,16 +8,37 @@ namespace {
 
 // Nearest-rank percentile: the value at rank ceil(p / 100 * n) of the sorted values (1-based).
 // Integer arithmetic, so that 95% of 20 is rank 19 exactly, not 20 through rounding.
-double NearestRank(absl::Span<const TimedValue> points, int percent) {
-  std::vector<double> sorted;
-  sorted.reserve(points.size());
-  for (const TimedValue& p : points) sorted.push_back(p.value);
-  std::sort(sorted.begin(), sorted.end());
+double NearestRankOfSorted(const std::vector<double>& sorted, int percent) {
   const size_t n = sorted.size();
   size_t rank = (static_cast<size_t>(percent) * n + 99) / 100;
   if (rank < 1) rank = 1;
   return sorted[rank - 1];
 }
+
+double NearestRank(absl::Span<const TimedValue> points, int percent) {
+  std::vector<double> sorted;
+  sorted.reserve(points.size());
+  for (const TimedValue& p : points) sorted.push_back(p.value);
+  std::sort(sorted.begin(), sorted.end());
+  return NearestRankOfSorted(sorted, percent);
+}
+
+int PercentOf(Statistic stat) {
+  switch (stat) {
+    case Statistic::kP50:
+      return 50;
+    case Statistic::kP90:
+      return 90;
+    case Statistic::kP95:
+      return 95;
+    case Statistic::kP99:
+      return 99;
+    default:
+      return 0;
+  }
+}
+
+bool ByTime(const TimedValue& a, const TimedValue& b) { return a.timestamp_ms < b.timestamp_ms; }
 
 std::optional<double> Rate(absl::Span<const TimedValue> points,
                            const std::optional<TimedValue>& previous) {
@@ -79,6 +100,69 @@ std::optional<double> ComputeStatistic(Statistic stat, absl::Span<const TimedVal
       return Rate(points, previous);
   }
   return std::nullopt;
+}
+
+void StatAccumulator::Add(TimedValue point) {
+  if (count_ == 0) {
+    min_ = max_ = point.value;
+  } else {
+    min_ = std::min(min_, point.value);
+    max_ = std::max(max_, point.value);
+  }
+  ++count_;
+  sum_ += point.value;
+  if (PercentOf(stat_) != 0) values_.push_back(point.value);
+  if (stat_ == Statistic::kRate) points_.push_back(point);
+}
+
+void StatAccumulator::Merge(const StatAccumulator& other) {
+  if (other.count_ == 0) return;
+  if (count_ == 0) {
+    min_ = other.min_;
+    max_ = other.max_;
+  } else {
+    min_ = std::min(min_, other.min_);
+    max_ = std::max(max_, other.max_);
+  }
+  count_ += other.count_;
+  sum_ += other.sum_;
+  values_.insert(values_.end(), other.values_.begin(), other.values_.end());
+  points_.insert(points_.end(), other.points_.begin(), other.points_.end());
+}
+
+std::optional<double> StatAccumulator::Value(std::optional<TimedValue> previous) {
+  if (count_ == 0) return std::nullopt;
+  switch (stat_) {
+    case Statistic::kAvg:
+      return sum_ / static_cast<double>(count_);
+    case Statistic::kSum:
+      return sum_;
+    case Statistic::kMin:
+      return min_;
+    case Statistic::kMax:
+      return max_;
+    case Statistic::kCount:
+      return static_cast<double>(count_);
+    case Statistic::kP50:
+    case Statistic::kP90:
+    case Statistic::kP95:
+    case Statistic::kP99:
+      std::sort(values_.begin(), values_.end());
+      return NearestRankOfSorted(values_, PercentOf(stat_));
+    case Statistic::kRate:
+      std::stable_sort(points_.begin(), points_.end(), ByTime);
+      return Rate(points_, previous);
+  }
+  return std::nullopt;
+}
+
+std::optional<TimedValue> StatAccumulator::Last() const {
+  if (points_.empty()) return std::nullopt;
+  TimedValue last = points_[0];
+  for (const TimedValue& p : points_) {
+    if (p.timestamp_ms >= last.timestamp_ms) last = p;
+  }
+  return last;
 }
 
 std::optional<double> ComputeAggregate(Aggregate agg, absl::Span<const double> values) {

@@ -1,5 +1,6 @@
 #include "alerting/eval/statistics.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -141,6 +142,47 @@ INSTANTIATE_TEST_SUITE_P(
                       AggregateCase{"EmptyNone", Aggregate::kNone, {}, std::nullopt},
                       AggregateCase{"EmptyCountIsZero", Aggregate::kCount, {}, 0}),
     [](const ::testing::TestParamInfo<AggregateCase>& info) { return info.param.name; });
+
+// The running accumulator gives what ComputeStatistic gives over the same points, for every
+// statistic, whether the points arrive in order or not, added one by one or merged from parts.
+TEST(StatAccumulator, EqualsComputeStatisticForEveryStatistic) {
+  const std::vector<std::vector<TimedValue>> inputs = {
+      {{0, 5}},
+      {{0, 1}, {1000, 2}, {2000, 3}, {3000, 4}},
+      {{3000, 40}, {0, 10}, {2000, 5}, {1000, 20}},  // out of order, with a counter reset
+      {{0, -3.5}, {500, 7.25}, {1000, 7.25}, {1500, 0}, {2000, 100}, {2500, 1e9}},
+  };
+  const std::optional<TimedValue> previous = TimedValue{-1000, 2};
+  for (Statistic stat : {Statistic::kAvg, Statistic::kSum, Statistic::kMin, Statistic::kMax,
+                         Statistic::kCount, Statistic::kP50, Statistic::kP90, Statistic::kP95,
+                         Statistic::kP99, Statistic::kRate}) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      std::vector<TimedValue> sorted = inputs[i];
+      std::stable_sort(sorted.begin(), sorted.end(), [](const TimedValue& a, const TimedValue& b) {
+        return a.timestamp_ms < b.timestamp_ms;
+      });
+      StatAccumulator one(stat), left(stat), right(stat);
+      for (size_t k = 0; k < inputs[i].size(); ++k) {
+        one.Add(inputs[i][k]);
+        (k % 2 == 0 ? left : right).Add(inputs[i][k]);
+      }
+      left.Merge(right);
+      std::optional<double> want = ComputeStatistic(stat, sorted, previous);
+      EXPECT_EQ(one.Value(previous), want) << StatisticName(stat) << " input " << i;
+      EXPECT_EQ(left.Value(previous), want) << StatisticName(stat) << " merged input " << i;
+      if (stat == Statistic::kRate) {
+        ASSERT_TRUE(one.Last().has_value());
+        EXPECT_EQ(one.Last()->timestamp_ms, sorted.back().timestamp_ms);
+        EXPECT_EQ(one.Last()->value, sorted.back().value);
+      } else {
+        EXPECT_FALSE(one.Last().has_value());
+      }
+    }
+  }
+  StatAccumulator empty(Statistic::kAvg);
+  EXPECT_TRUE(empty.empty());
+  EXPECT_FALSE(empty.Value().has_value());
+}
 
 }  // namespace
 }  // namespace vigil::alerting

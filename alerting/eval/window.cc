@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -44,7 +45,7 @@ std::string FormatSlot(const Slot& s, int64_t period_ms, FillNote note) {
   return absl::StrCat("- (", time, ", missing)");
 }
 
-std::string FormatSlots(const std::vector<Slot>& slots, int64_t period_ms, FillNote note) {
+std::string FormatSlots(absl::Span<const Slot> slots, int64_t period_ms, FillNote note) {
   std::vector<std::string> parts;
   parts.reserve(slots.size());
   for (const Slot& s : slots) parts.push_back(FormatSlot(s, period_ms, note));
@@ -89,7 +90,8 @@ Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, Ala
   const size_t take = std::min(recent.size(), static_cast<size_t>(range));
   const size_t pad = static_cast<size_t>(range) - take;
   const absl::Span<const PeriodValue> known = recent.subspan(recent.size() - take);
-  std::vector<Slot> window(range);
+  // Inline storage: a decision allocates nothing unless it explains itself (N <= 14).
+  absl::InlinedVector<Slot, 16> window(range);
   for (size_t i = 0; i < pad; ++i) {
     window[i].start_ms = known.front().start_ms - static_cast<int64_t>(pad - i) * period_ms;
   }
@@ -110,7 +112,7 @@ Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, Ala
   // every real one plus as few missing periods as needed, the most recent missing ones first.
   int real = 0;
   for (const Slot& s : window) real += s.value.has_value() ? 1 : 0;
-  std::vector<bool> chosen(range, false);
+  absl::InlinedVector<bool, 16> chosen(range, false);
   int need_real = std::min(real, n);
   int need_missing = n - need_real;
   for (int i = range - 1; i >= 0; --i) {
@@ -122,11 +124,13 @@ Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, Ala
       --need_missing;
     }
   }
-  std::vector<Slot> slots;
+  absl::InlinedVector<Slot, 16> slots;
   for (int i = 0; i < range; ++i) {
     if (chosen[i]) slots.push_back(window[i]);
   }
-  for (const Slot& s : slots) d.datapoints.push_back(PeriodValue{s.start_ms, s.value});
+  if (explain) {
+    for (const Slot& s : slots) d.datapoints.push_back(PeriodValue{s.start_ms, s.value});
+  }
 
   const int filled = n - std::min(real, n);
   int breaching = 0;
@@ -179,12 +183,14 @@ Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, Ala
     d.datapoints.clear();
     if (ignore) {
       d.state = current;
-      d.reason =
-          absl::StrCat("Missing data ignored: ", range,
-                       " datapoints were unknown; the state stays ", StateName(current), ".");
+      if (explain) {
+        d.reason =
+            absl::StrCat("Missing data ignored: ", range,
+                         " datapoints were unknown; the state stays ", StateName(current), ".");
+      }
     } else {
       d.state = AlarmState::kInsufficientData;
-      d.reason = absl::StrCat("Insufficient Data: ", range, " datapoints were unknown.");
+      if (explain) d.reason = absl::StrCat("Insufficient Data: ", range, " datapoints were unknown.");
     }
     return d;
   }
@@ -203,11 +209,13 @@ Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, Ala
                 : std::string();
     if (ignore) {
       d.state = current;
-      d.reason = absl::StrCat("Missing data ignored: ", unknown, "; the state stays ",
-                              StateName(current), ".");
+      if (explain) {
+        d.reason = absl::StrCat("Missing data ignored: ", unknown, "; the state stays ",
+                                StateName(current), ".");
+      }
     } else {
       d.state = AlarmState::kInsufficientData;
-      d.reason = absl::StrCat("Insufficient Data: ", unknown, ".");
+      if (explain) d.reason = absl::StrCat("Insufficient Data: ", unknown, ".");
     }
   }
   return d;

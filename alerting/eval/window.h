@@ -42,8 +42,6 @@ struct Decision {
 // docs/rules-evaluation.md.
 int EvaluationRange(const WindowParams& p);
 
-// With explain == false the reason is left empty (the state and datapoints are the same); the
-// engine asks for the words only when the state changes.
 // Decides the state from the most recent closed periods, oldest first, ending with the period
 // that just closed (at most EvaluationRange(p) of them; fewer at the start). Follows AWS
 // CloudWatch's documented alarm evaluation, including "Configuring how CloudWatch alarms treat
@@ -63,8 +61,8 @@ int EvaluationRange(const WindowParams& p);
 //   INSUFFICIENT_DATA: "Insufficient Data: 5 datapoints were unknown." (all of the range) or
 //          "Insufficient Data: U out of the last N datapoints [...] were unknown.";
 //   ignore: "Missing data ignored: ...; the state stays OK."
-// With explain == false the reason is left empty (state and datapoints are unchanged): the
-// engine asks for the words only when the state changes, since formatting dominates the cost.
+// With explain == false the reason and the datapoints are left empty and nothing is allocated
+// (for N <= 14): the engine asks for them only when the state changes.
 Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, AlarmState current,
                 bool explain = true);
 

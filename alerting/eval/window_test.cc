@@ -482,7 +482,7 @@ TEST(FormatNumber, ShortestWithAtLeastOneDecimal) {
 namespace vigil::alerting {
 namespace {
 
-TEST(Decide, WithoutExplainTheStateIsTheSameAndTheReasonEmpty) {
+TEST(Decide, WithoutExplainTheStateIsTheSameAndNothingIsExplained) {
   WindowParams p;
   p.evaluation_periods = 3;
   p.datapoints_to_alarm = 3;
@@ -494,7 +494,8 @@ TEST(Decide, WithoutExplainTheStateIsTheSameAndTheReasonEmpty) {
   EXPECT_EQ(without.state, AlarmState::kAlarm);
   EXPECT_FALSE(with.reason.empty());
   EXPECT_TRUE(without.reason.empty());
-  EXPECT_EQ(without.datapoints.size(), with.datapoints.size());
+  EXPECT_EQ(with.datapoints.size(), 3u);
+  EXPECT_TRUE(without.datapoints.empty());
 }
 
 }  // namespace
