@@ -91,6 +91,7 @@ void AlarmEngine::Build(const std::vector<AlarmRecord>* restored) {
   runtimes_.clear();
   composites_.clear();
   by_metric_.clear();
+  targets_.clear();
   for (const Rule& r : rules_->rules) {
     if (r.kind == Rule::Kind::kComposite) {
       composites_.push_back({&r, AlarmState::kInsufficientData, 0, ""});
@@ -98,7 +99,9 @@ void AlarmEngine::Build(const std::vector<AlarmRecord>* restored) {
     }
     RuleRuntime rt;
     rt.rule = &r;
-    rt.range = EvaluationRange(ParamsOf(r));
+    rt.params = ParamsOf(r);
+    rt.range = EvaluationRange(rt.params);
+    rt.period_ms = Ms(r.period);
     for (size_t q = 0; q < r.queries.size(); ++q) {
       by_metric_[r.queries[q].metric].emplace_back(runtimes_.size(), q);
     }
@@ -119,12 +122,14 @@ void AlarmEngine::Build(const std::vector<AlarmRecord>* restored) {
     }
     for (RuleRuntime& rt : runtimes_) {
       if (rt.rule != r) continue;
-      Instance& inst = rt.instances[rec.instance];
+      std::shared_ptr<Instance>& slot = rt.instances[rec.instance];
+      slot = std::make_shared<Instance>();
+      Instance& inst = *slot;
+      inst.key = rec.instance;
       inst.labels = ParseLabels(rec.instance);
       inst.state = rec.state;
       inst.since_ms = rec.state_since_ms;
       inst.last_data_ms = rec.last_data_ms;
-      inst.previous.resize(r->queries.size());
       inst.closed = DecodePeriods(rec.periods);
       if (!inst.closed.empty()) {
         rt.next_end_ms = std::max(rt.next_end_ms, inst.closed.back().start_ms + 2 * Ms(r->period));
@@ -152,83 +157,116 @@ std::string AlarmEngine::InstanceKey(const Rule& r, const SeriesKey& key, Labels
   return LabelsString(*labels);
 }
 
+const std::vector<AlarmEngine::Target>& AlarmEngine::TargetsOf(
+    const SeriesKey& key, const std::vector<std::pair<size_t, size_t>>& selectors) {
+  // A bound against series churn (short-lived label values): the cache is only a shortcut,
+  // so it is dropped whole and rebuilt from the datapoints that follow.
+  constexpr size_t kMaxCachedSeries = 4'000'000;
+  if (targets_.size() >= kMaxCachedSeries && !targets_.contains(key)) targets_.clear();
+  auto [it, inserted] = targets_.try_emplace(key);
+  if (inserted) {
+    for (const auto& [rt_index, q] : selectors) {
+      const MetricQuery& query = runtimes_[rt_index].rule->queries[q];
+      bool match = true;
+      for (const LabelMatcher& m : query.where) match = match && m.Matches(key);
+      if (match) {
+        it->second.push_back(
+            {static_cast<uint32_t>(rt_index), static_cast<uint32_t>(q), nullptr, 0});
+      }
+    }
+  }
+  return it->second;
+}
+
+void AlarmEngine::Resolve(RuleRuntime& rt, Target& t, const SeriesKey& key, int64_t ts,
+                          int64_t start) {
+  const Rule& r = *rt.rule;
+  Labels labels;
+  std::string ik = InstanceKey(r, key, &labels);
+  std::shared_ptr<Instance>& inst = rt.instances[ik];
+  if (inst == nullptr) {
+    inst = std::make_shared<Instance>();
+    inst->key = std::move(ik);
+    inst->labels = std::move(labels);
+    inst->since_ms = ts;
+    inst->first_period_ms = start;
+  }
+  std::string series = key.ToString();
+  uint32_t slot = 0;
+  while (slot < inst->series.size() &&
+         !(inst->series[slot].query == t.query && inst->series[slot].series == series)) {
+    ++slot;
+  }
+  if (slot == inst->series.size()) inst->series.push_back({t.query, std::move(series), {}});
+  t.instance = inst;
+  t.slot = slot;
+}
+
 void AlarmEngine::Observe(const SeriesKey& key, int64_t ts, double value) {
   auto it = by_metric_.find(key.metric);
   if (it == by_metric_.end()) return;
-  std::string series;  // computed once, only when a rule selects the point
-  for (const auto& [rt_index, q] : it->second) {
-    RuleRuntime& rt = runtimes_[rt_index];
-    const Rule& r = *rt.rule;
-    const MetricQuery& query = r.queries[q];
-    bool match = true;
-    for (const LabelMatcher& m : query.where) match = match && m.Matches(key);
-    if (!match) continue;
-    const int64_t period = Ms(r.period);
+  for (Target& t : const_cast<std::vector<Target>&>(TargetsOf(key, it->second))) {
+    RuleRuntime& rt = runtimes_[t.runtime];
+    const int64_t period = rt.period_ms;
     const int64_t start = FloorTo(ts, period);
     if (rt.next_end_ms != 0 && start + period < rt.next_end_ms) {
       ++late_points_;
       continue;
     }
     if (rt.next_end_ms == 0) rt.next_end_ms = start + period;
-    Labels labels;
-    std::string ik = InstanceKey(r, key, &labels);
-    auto [inst_it, created] = rt.instances.try_emplace(ik);
-    Instance& inst = inst_it->second;
-    if (created) {
-      inst.labels = std::move(labels);
-      inst.since_ms = ts;
-      inst.first_period_ms = start;
-      inst.previous.resize(r.queries.size());
-    }
+    if (t.instance == nullptr || t.instance->retired) Resolve(rt, t, key, ts, start);
+    Instance& inst = *t.instance;
     inst.last_data_ms = std::max(inst.last_data_ms, ts);
-    auto& per_query = inst.open[start];
-    if (per_query.empty()) per_query.resize(r.queries.size());
-    if (series.empty()) series = key.ToString();
-    per_query[q][series].points.push_back({ts, value});
+    // The open period: almost always the newest one.
+    auto op = inst.open.end();
+    while (op != inst.open.begin() && (op - 1)->start_ms >= start) --op;
+    if (op == inst.open.end() || op->start_ms != start) {
+      op = inst.open.insert(op, OpenPeriod{start, {}});
+    }
+    while (op->series.size() <= t.slot) {
+      op->series.emplace_back(rt.rule->queries[inst.series[op->series.size()].query].statistic);
+    }
+    op->series[t.slot].Add({ts, value});
   }
 }
 
 std::optional<double> AlarmEngine::PeriodValueOf(const Rule& r, Instance& inst, int64_t start) {
-  std::vector<std::optional<double>> values(r.queries.size());
-  auto it = inst.open.find(start);
+  absl::InlinedVector<std::optional<double>, 2> values(r.queries.size());
+  auto it = std::find_if(inst.open.begin(), inst.open.end(),
+                         [&](const OpenPeriod& p) { return p.start_ms == start; });
   if (it != inst.open.end()) {
     for (size_t q = 0; q < r.queries.size(); ++q) {
       const MetricQuery& query = r.queries[q];
-      std::vector<double> per_series;
-      std::vector<TimedValue> merged;
-      double rate_sum = 0;
-      bool any_rate = false;
-      for (auto& [series, sp] : it->second[q]) {
-        std::sort(sp.points.begin(), sp.points.end(), [](const TimedValue& a, const TimedValue& b) {
-          return a.timestamp_ms < b.timestamp_ms;
-        });
-        std::optional<TimedValue> prev;
-        auto p = inst.previous[q].find(series);
-        if (p != inst.previous[q].end()) prev = p->second;
-        if (query.aggregate != Aggregate::kNone) {
-          std::optional<double> v = ComputeStatistic(query.statistic, sp.points, prev);
-          if (v) per_series.push_back(*v);
-        } else if (query.statistic == Statistic::kRate) {
-          // Counters add up: the rate of an instance is the sum of its series' rates.
-          std::optional<double> v = ComputeStatistic(Statistic::kRate, sp.points, prev);
-          if (v) {
-            rate_sum += *v;
-            any_rate = true;
-          }
-        } else {
-          merged.insert(merged.end(), sp.points.begin(), sp.points.end());
+      if (query.aggregate != Aggregate::kNone || query.statistic == Statistic::kRate) {
+        // Per series first: a fleet aggregate combines the series' statistics, and counters
+        // add up (an instance's rate is the sum of its series' rates).
+        absl::InlinedVector<double, 4> per_series;
+        for (size_t slot = 0; slot < it->series.size(); ++slot) {
+          SeriesSlot& ss = inst.series[slot];
+          StatAccumulator& acc = it->series[slot];
+          if (ss.query != q || acc.empty()) continue;
+          if (std::optional<double> v = acc.Value(ss.previous)) per_series.push_back(*v);
+          if (query.statistic == Statistic::kRate) ss.previous = acc.Last();
         }
-        if (!sp.points.empty()) inst.previous[q][series] = sp.points.back();
-      }
-      if (query.aggregate != Aggregate::kNone) {
-        values[q] = ComputeAggregate(query.aggregate, per_series);
-      } else if (query.statistic == Statistic::kRate) {
-        if (any_rate) values[q] = rate_sum;
+        if (query.aggregate != Aggregate::kNone) {
+          values[q] = ComputeAggregate(query.aggregate, per_series);
+        } else if (!per_series.empty()) {
+          double sum = 0;
+          for (double v : per_series) sum += v;
+          values[q] = sum;
+        }
       } else {
-        std::sort(merged.begin(), merged.end(), [](const TimedValue& a, const TimedValue& b) {
-          return a.timestamp_ms < b.timestamp_ms;
-        });
-        values[q] = ComputeStatistic(query.statistic, merged);
+        // The statistic over all datapoints of all the instance's series.
+        StatAccumulator* first = nullptr;
+        for (size_t slot = 0; slot < it->series.size(); ++slot) {
+          if (inst.series[slot].query != q || it->series[slot].empty()) continue;
+          if (first == nullptr) {
+            first = &it->series[slot];
+          } else {
+            first->Merge(it->series[slot]);
+          }
+        }
+        if (first != nullptr) values[q] = first->Value();
       }
     }
   } else {
@@ -237,7 +275,10 @@ std::optional<double> AlarmEngine::PeriodValueOf(const Rule& r, Instance& inst, 
       if (r.queries[q].aggregate == Aggregate::kCount) values[q] = 0;
     }
   }
-  inst.open.erase(inst.open.begin(), inst.open.upper_bound(start));
+  // Drop this period and any older one still open.
+  auto keep = std::find_if(inst.open.begin(), inst.open.end(),
+                           [&](const OpenPeriod& p) { return p.start_ms > start; });
+  inst.open.erase(inst.open.begin(), keep);
   if (!r.math) return values.empty() ? std::nullopt : values[0];
   return r.math->Evaluate([&](absl::string_view id) -> std::optional<double> {
     for (size_t q = 0; q < r.queries.size(); ++q) {
@@ -259,10 +300,10 @@ void AlarmEngine::ClosePeriod(RuleRuntime& rt, int64_t end, std::vector<Transiti
 
 void AlarmEngine::ClosePeriodUnordered(RuleRuntime& rt, int64_t end, std::vector<Transition>* out) {
   const Rule& r = *rt.rule;
-  const int64_t start = end - Ms(r.period);
-  const WindowParams params = ParamsOf(r);
+  const int64_t start = end - rt.period_ms;
+  const WindowParams& params = rt.params;
   for (auto it = rt.instances.begin(); it != rt.instances.end();) {
-    Instance& inst = it->second;
+    Instance& inst = *it->second;
     if (inst.last_data_ms + Ms(r.retire_after) <= end && inst.open.empty()) {
       out->push_back({r.name,
                       it->first,
@@ -273,6 +314,7 @@ void AlarmEngine::ClosePeriodUnordered(RuleRuntime& rt, int64_t end, std::vector
                       absl::StrCat("Retired: no data since ", FormatTime(inst.last_data_ms),
                                    " (retire_after ", absl::FormatDuration(r.retire_after), ")"),
                       {}});
+      inst.retired = true;
       rt.instances.erase(it++);
       continue;
     }
@@ -305,8 +347,8 @@ AlarmState AlarmEngine::StateOf(absl::string_view name) const {
     if (rt.rule->name != name) continue;
     AlarmState s = AlarmState::kInsufficientData;
     for (const auto& [key, inst] : rt.instances) {
-      if (inst.state == AlarmState::kAlarm) return AlarmState::kAlarm;
-      if (inst.state == AlarmState::kOk) s = AlarmState::kOk;
+      if (inst->state == AlarmState::kAlarm) return AlarmState::kAlarm;
+      if (inst->state == AlarmState::kOk) s = AlarmState::kOk;
     }
     return s;
   }
@@ -385,9 +427,9 @@ std::vector<Transition> AlarmEngine::Reload(std::shared_ptr<const RuleSet> rules
     for (const auto& [key, inst] : old.instances) {
       out.push_back({old.rule->name,
                      key,
-                     inst.labels,
+                     inst->labels,
                      now_ms,
-                     inst.state,
+                     inst->state,
                      AlarmState::kInsufficientData,
                      why,
                      {}});
@@ -419,9 +461,9 @@ std::vector<AlarmView> AlarmEngine::Alarms() const {
   std::vector<AlarmView> out;
   for (const RuleRuntime& rt : runtimes_) {
     for (const auto& [key, inst] : rt.instances) {
-      AlarmView v{rt.rule->name,     key,          inst.labels, inst.state, inst.since_ms,
-                  inst.last_data_ms, std::nullopt, inst.reason};
-      if (!inst.closed.empty()) v.last_value = inst.closed.back().value;
+      AlarmView v{rt.rule->name,      key,          inst->labels, inst->state, inst->since_ms,
+                  inst->last_data_ms, std::nullopt, inst->reason};
+      if (!inst->closed.empty()) v.last_value = inst->closed.back().value;
       out.push_back(std::move(v));
     }
   }
@@ -438,8 +480,8 @@ std::vector<AlarmRecord> AlarmEngine::Snapshot() const {
   std::vector<AlarmRecord> out;
   for (const RuleRuntime& rt : runtimes_) {
     for (const auto& [key, inst] : rt.instances) {
-      out.push_back({rt.rule->name, key, inst.state, inst.since_ms, rt.rule->fingerprint,
-                     inst.last_data_ms, EncodePeriods(inst.closed)});
+      out.push_back({rt.rule->name, key, inst->state, inst->since_ms, rt.rule->fingerprint,
+                     inst->last_data_ms, EncodePeriods(inst->closed)});
     }
   }
   for (const Composite& c : composites_) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "alerting/eval/statistics.h"
 #include "alerting/eval/window.h"
 #include "alerting/rules/rule.h"
@@ -82,10 +83,19 @@ class AlarmEngine {
   uint64_t late_points() const { return late_points_; }
 
  private:
-  struct SeriesPoints {
-    std::vector<TimedValue> points;
+  // One series of an instance (per query, for a series selected by two queries of a rule).
+  struct SeriesSlot {
+    size_t query = 0;
+    std::string series;                  // SeriesKey::ToString(), to find the slot again
+    std::optional<TimedValue> previous;  // last point before the open periods (rate only)
+  };
+  // The datapoints of one period not yet evaluated, as running statistics per series slot.
+  struct OpenPeriod {
+    int64_t start_ms = 0;
+    absl::InlinedVector<StatAccumulator, 1> series;  // by slot
   };
   struct Instance {
+    std::string key;  // canonical instance labels, `{host="db1"}`
     Labels labels;
     AlarmState state = AlarmState::kInsufficientData;
     int64_t since_ms = 0;
@@ -93,18 +103,27 @@ class AlarmEngine {
     // Start of the period of the instance's first datapoint: earlier periods are not its own
     // (a new host is not judged on a period that closed before it existed).
     int64_t first_period_ms = 0;
+    bool retired = false;  // removed from its rule; series that still point here re-resolve
     std::string reason;
-    // Open periods: start -> query index -> series -> points.
-    std::map<int64_t, std::vector<std::map<std::string, SeriesPoints>>> open;
-    // Last point of each series before the open periods (for `rate`), per query.
-    std::vector<std::map<std::string, TimedValue>> previous;
-    std::vector<PeriodValue> closed;  // the evaluation range, oldest first (a few entries)
+    std::vector<SeriesSlot> series;
+    absl::InlinedVector<OpenPeriod, 2> open;  // ascending start; usually one or two
+    std::vector<PeriodValue> closed;          // the evaluation range, oldest first
   };
   struct RuleRuntime {
     const Rule* rule = nullptr;
-    absl::flat_hash_map<std::string, Instance> instances;
+    absl::flat_hash_map<std::string, std::shared_ptr<Instance>> instances;
     int64_t next_end_ms = 0;  // end of the next period to evaluate; 0 until the first data
     int range = 1;
+    int64_t period_ms = 60000;
+    WindowParams params;
+  };
+  // Where a series' datapoints go for one (rule, query) that selects it. Resolved once per
+  // series; `instance` is null until the first datapoint that is not late creates it.
+  struct Target {
+    uint32_t runtime = 0;
+    uint32_t query = 0;
+    std::shared_ptr<Instance> instance;
+    uint32_t slot = 0;
   };
   struct Composite {
     const Rule* rule = nullptr;
@@ -116,6 +135,9 @@ class AlarmEngine {
   void Build(const std::vector<AlarmRecord>* restored);
   int64_t Delay(const Rule& r) const;
   std::string InstanceKey(const Rule& r, const SeriesKey& key, Labels* labels) const;
+  const std::vector<Target>& TargetsOf(const SeriesKey& key,
+                                       const std::vector<std::pair<size_t, size_t>>& selectors);
+  void Resolve(RuleRuntime& rt, Target& t, const SeriesKey& key, int64_t ts, int64_t start);
   void ClosePeriod(RuleRuntime& rt, int64_t end_ms, std::vector<Transition>* out);
   void ClosePeriodUnordered(RuleRuntime& rt, int64_t end_ms, std::vector<Transition>* out);
   std::optional<double> PeriodValueOf(const Rule& r, Instance& inst, int64_t start_ms);
@@ -128,6 +150,10 @@ class AlarmEngine {
   std::vector<Composite> composites_;
   // metric -> (runtime index, query index)
   absl::flat_hash_map<std::string, std::vector<std::pair<size_t, size_t>>> by_metric_;
+  // series -> where its datapoints go: matchers and instance keys are worked out once per
+  // series, so a datapoint costs one hash lookup. Cleared on reload and when it grows past a
+  // bound (series churn).
+  absl::flat_hash_map<SeriesKey, std::vector<Target>> targets_;
   uint64_t late_points_ = 0;
 };
 
