@@ -75,6 +75,56 @@ TEST(AlarmEngine, InstanceWithoutDataIsRetiredAndRecorded) {
   EXPECT_TRUE(engine.Alarms().empty());
 }
 
+// A series whose instance was retired comes back: its datapoints go to a new instance (the
+// engine's per-series shortcut to the old one is not used), which starts from nothing.
+TEST(AlarmEngine, SeriesReturningAfterRetirementStartsANewInstance) {
+  AlarmEngine engine(Rules(kCpuRule), {true});
+  engine.Observe(Cpu("a"), 0, 90);
+  engine.Observe(Cpu("a"), 60000, 90);
+  ASSERT_EQ(engine.AdvanceTo(120000).back().to, AlarmState::kAlarm);
+  std::vector<Transition> t = engine.AdvanceTo(20 * 60000);
+  ASSERT_FALSE(t.empty());
+  EXPECT_TRUE(absl::StartsWith(t.back().reason, "Retired")) << t.back().reason;
+  ASSERT_TRUE(engine.Alarms().empty());
+
+  engine.Observe(Cpu("a"), 20 * 60000, 10);
+  engine.Observe(Cpu("a"), 21 * 60000, 20);
+  t = engine.AdvanceTo(22 * 60000);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].from, AlarmState::kInsufficientData);
+  EXPECT_EQ(t[0].to, AlarmState::kOk);
+  std::vector<AlarmView> alarms = engine.Alarms();
+  ASSERT_EQ(alarms.size(), 1u);
+  EXPECT_EQ(alarms[0].last_value, 20);
+}
+
+// Open periods survive a reload of an unchanged rule: points observed before the reload count
+// in the period that closes after it, together with points observed after it.
+TEST(AlarmEngine, OpenPeriodDataSurvivesAReloadOfAnUnchangedRule) {
+  constexpr char kAvg[] = R"(rules:
+  - name: cpu
+    metric: system.cpu.utilization
+    group_by: [host]
+    period: 60s
+    evaluation_periods: 1
+    comparison: ">"
+    threshold: 70
+)";
+  AlarmEngine engine(Rules(kAvg), {true});
+  engine.Observe(Cpu("a"), 0, 100);
+  engine.Observe(Cpu("b"), 0, 10);
+  EXPECT_TRUE(engine.Reload(Rules(std::string(kAvg) + "    description: edited\n"), 1000).empty());
+  engine.Observe(Cpu("a"), 30000, 60);  // avg(100, 60) = 80 > 70
+  engine.Observe(Cpu("b"), 30000, 50);  // avg(10, 50) = 30
+  std::vector<Transition> t = engine.AdvanceTo(60000);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].instance, "{host=\"a\"}");
+  EXPECT_EQ(t[0].to, AlarmState::kAlarm);
+  ASSERT_EQ(t[0].datapoints.size(), 1u);
+  EXPECT_EQ(t[0].datapoints[0].value, 80);
+  EXPECT_EQ(t[1].to, AlarmState::kOk);
+}
+
 TEST(AlarmEngine, ReloadKeepsUnchangedRulesAndRestartsChangedOnes) {
   const std::string two = std::string(kCpuRule) + R"(  - name: cpu2
     metric: system.cpu.utilization
