@@ -2,6 +2,7 @@
 #define VIGIL_AGENT_CHECK_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -22,6 +23,13 @@ struct Sample {
   double value = 0;
 };
 
+// What the agent decided about a check from the common keys, given to the check before Init.
+struct CheckContext {
+  std::string name;                             // the configured name (the `check` label)
+  absl::Duration interval = absl::Seconds(10);  // how often Collect() runs
+  absl::Duration timeout = absl::Seconds(10);   // a run longer than this counts as failed
+};
+
 // A plug-in that reads one kind of service. One folder per check under agent/checks/<type>/,
 // listed explicitly in agent/checks/registry.cc.
 //
@@ -33,6 +41,11 @@ class Check {
  public:
   virtual ~Check() = default;
 
+  // Set by the agent before Init(). A check bounds each of its waits so that a whole run fits
+  // in context().timeout.
+  void SetContext(CheckContext context) { context_ = std::move(context); }
+  const CheckContext& context() const { return context_; }
+
   // Reads the check's own keys from `config`. The scheduler has already consumed the common
   // keys (type, name, interval, timeout) and calls config.Finish() afterwards, so a key the
   // check does not read is reported as unknown. Problems are recorded in config.errors() with
@@ -43,6 +56,9 @@ class Check {
   // then emits `<type>.up 0` and logs once per change of state); partial data is returned as
   // samples. Counter-derived rates need two calls, so the first call may return only gauges.
   virtual absl::StatusOr<std::vector<Sample>> Collect(absl::Time now) = 0;
+
+ private:
+  CheckContext context_;
 };
 
 }  // namespace vigil::agent

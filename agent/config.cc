@@ -282,6 +282,7 @@ class AgentConfigParser {
               absl::StrCat("check type '", cc.type, "' is listed as known but cannot be created"));
       return;
     }
+    check->SetContext({cc.name, cc.interval, cc.timeout});
     absl::Status init = check->Init(map);
     if (!init.ok()) {
       errors_.Add(cc.mark, absl::StrCat(path, " (", cc.name, "): ", init.message()));

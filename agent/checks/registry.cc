@@ -1,14 +1,26 @@
 #include "agent/checks/registry.h"
 
+#include "agent/checks/haproxy/haproxy_check.h"
+#include "agent/checks/http/http_check.h"
+#include "agent/checks/nginx/nginx_check.h"
+#include "agent/checks/postgres/postgres_check.h"
+#include "agent/checks/process/process_check.h"
 #include "agent/checks/system/system_check.h"
 
 namespace vigil::agent {
 
 std::unique_ptr<Check> NewCheck(absl::string_view type) {
+  if (type == "haproxy") return std::make_unique<HaproxyCheck>();
+  if (type == "http") return std::make_unique<HttpCheck>();
+  if (type == "nginx") return std::make_unique<NginxCheck>();
+  if (type == "postgres") return std::make_unique<PostgresCheck>();
+  if (type == "process") return std::make_unique<ProcessCheck>();
   if (type == "system") return std::make_unique<SystemCheck>();
   return nullptr;
 }
 
-std::vector<std::string> CheckTypes() { return {"system"}; }
+std::vector<std::string> CheckTypes() {
+  return {"haproxy", "http", "nginx", "postgres", "process", "system"};
+}
 
 }  // namespace vigil::agent
