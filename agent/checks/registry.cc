@@ -2,6 +2,7 @@
 
 #include "agent/checks/haproxy/haproxy_check.h"
 #include "agent/checks/http/http_check.h"
+#include "agent/checks/kafka/kafka_check.h"
 #include "agent/checks/nginx/nginx_check.h"
 #include "agent/checks/postgres/postgres_check.h"
 #include "agent/checks/process/process_check.h"
@@ -12,6 +13,7 @@ namespace vigil::agent {
 std::unique_ptr<Check> NewCheck(absl::string_view type) {
   if (type == "haproxy") return std::make_unique<HaproxyCheck>();
   if (type == "http") return std::make_unique<HttpCheck>();
+  if (type == "kafka") return std::make_unique<KafkaCheck>();
   if (type == "nginx") return std::make_unique<NginxCheck>();
   if (type == "postgres") return std::make_unique<PostgresCheck>();
   if (type == "process") return std::make_unique<ProcessCheck>();
@@ -20,7 +22,7 @@ std::unique_ptr<Check> NewCheck(absl::string_view type) {
 }
 
 std::vector<std::string> CheckTypes() {
-  return {"haproxy", "http", "nginx", "postgres", "process", "system"};
+  return {"haproxy", "http", "kafka", "nginx", "postgres", "process", "system"};
 }
 
 }  // namespace vigil::agent
