@@ -6,6 +6,8 @@
 #include "agent/checks/nginx/nginx_check.h"
 #include "agent/checks/postgres/postgres_check.h"
 #include "agent/checks/process/process_check.h"
+#include "agent/checks/rabbitmq/rabbitmq_check.h"
+#include "agent/checks/redis/redis_check.h"
 #include "agent/checks/system/system_check.h"
 
 namespace vigil::agent {
@@ -17,12 +19,15 @@ std::unique_ptr<Check> NewCheck(absl::string_view type) {
   if (type == "nginx") return std::make_unique<NginxCheck>();
   if (type == "postgres") return std::make_unique<PostgresCheck>();
   if (type == "process") return std::make_unique<ProcessCheck>();
+  if (type == "rabbitmq") return std::make_unique<RabbitmqCheck>();
+  if (type == "redis") return std::make_unique<RedisCheck>();
   if (type == "system") return std::make_unique<SystemCheck>();
   return nullptr;
 }
 
 std::vector<std::string> CheckTypes() {
-  return {"haproxy", "http", "kafka", "nginx", "postgres", "process", "system"};
+  return {"haproxy", "http",     "kafka", "nginx", "postgres",
+          "process", "rabbitmq", "redis", "system"};
 }
 
 }  // namespace vigil::agent
