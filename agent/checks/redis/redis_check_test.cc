@@ -512,18 +512,5 @@ TEST(RedisCheckConfig, BadKeysAreReportedWithTheirPosition) {
   }
 }
 
-TEST(RedisCheckConfig, SchedulerKeysAreReadButLeftToTheSchedulerToJudge) {
-  // `timeout` and `interval` belong to the scheduler, which reports a bad value once; the
-  // check neither calls them unknown nor reports them again.
-  RedisCheck check;
-  absl::StatusOr<YAML::Node> node = LoadYamlString("timeout: soon\ninterval: 10\n", "agent.yaml");
-  ASSERT_TRUE(node.ok());
-  ConfigErrors errors("agent.yaml");
-  ConfigMap config(*node, &errors);
-  ASSERT_TRUE(check.Init(config).ok());
-  config.Finish();
-  EXPECT_THAT(errors.messages(), IsEmpty());
-}
-
 }  // namespace
 }  // namespace vigil::agent
