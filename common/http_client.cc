@@ -133,6 +133,17 @@ absl::StatusOr<HttpResponse> HttpFetch(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "vigil/1");
+  // Loopback never goes through a proxy named in the environment (http_proxy and friends
+  // still apply to other hosts, as operators expect for webhooks); the option replaces the
+  // environment's no_proxy, so that list is kept.
+  std::string no_proxy = "localhost,127.0.0.1,::1";
+  for (const char* var : {"no_proxy", "NO_PROXY"}) {
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') {
+      absl::StrAppend(&no_proxy, ",", v);
+      break;
+    }
+  }
+  curl_easy_setopt(h, CURLOPT_NOPROXY, no_proxy.c_str());
   if (request.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (request.method != "GET") {

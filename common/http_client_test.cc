@@ -104,6 +104,17 @@ TEST(HttpFetchTest, ReturnsStatusBodyAndHeaders) {
   EXPECT_TRUE(absl::StartsWith(server.last_request(), "GET /status HTTP/1.1\r\n"));
 }
 
+TEST(HttpFetchTest, LoopbackIgnoresAProxyFromTheEnvironment) {
+  CannedServer server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  setenv("http_proxy", "http://127.0.0.1:1", 1);  // nothing listens there
+  HttpRequest request;
+  request.url = server.url();
+  auto response = HttpFetch(request);
+  unsetenv("http_proxy");
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body, "ok");
+}
+
 TEST(HttpFetchTest, ServerErrorIsAResponseNotAnError) {
   CannedServer server("HTTP/1.1 503 Busy\r\nContent-Length: 4\r\nRetry-After: 7\r\n\r\nbusy");
   HttpRequest request;
