@@ -22,4 +22,12 @@ std::vector<std::string> InitCheckForTest(Check& check, const std::string& yaml)
   return errors.messages();
 }
 
+std::optional<double> FindSample(const std::vector<Sample>& samples, const std::string& metric,
+                                 const Labels& labels) {
+  for (const Sample& s : samples) {
+    if (s.metric == metric && s.labels == labels) return s.value;
+  }
+  return std::nullopt;
+}
+
 }  // namespace vigil::agent

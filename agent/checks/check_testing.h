@@ -1,6 +1,7 @@
 #ifndef VIGIL_AGENT_CHECKS_CHECK_TESTING_H_
 #define VIGIL_AGENT_CHECKS_CHECK_TESTING_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,11 @@ namespace vigil::agent {
 // the common keys (name, interval, timeout) become the check's context, the rest goes to
 // Init(), and unread keys are reported. Returns every config error (`agent.yaml:line:col: ...`).
 std::vector<std::string> InitCheckForTest(Check& check, const std::string& yaml);
+
+// The value of the sample with exactly this metric and these labels (the check's own labels,
+// sorted), or nullopt.
+std::optional<double> FindSample(const std::vector<Sample>& samples, const std::string& metric,
+                                 const Labels& labels = {});
 
 }  // namespace vigil::agent
 

@@ -1,4 +1,3 @@
-#include "agent/checks/check_testing.h"
 #include "agent/checks/haproxy/haproxy_check.h"
 
 #include <arpa/inet.h>
@@ -18,7 +17,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "agent/checks/check_testing.h"
 #include "common/config_reader.h"
 #include "common/testing/process.h"
 #include "gmock/gmock.h"
@@ -300,6 +301,16 @@ TEST(HaproxyCheck, SessionAnd5xxRatesComeFromCounterDeltas) {
     testing::HttpGet(haproxy->web_url(i < 6 ? "/ok" : "/fail"), &status);
     ASSERT_EQ(status, i < 6 ? 200 : 500) << i;
   }
+  // HAProxy closes a finished session a moment after the client has its answer.
+  ASSERT_TRUE(testing::WaitFor(
+      [] {
+        std::string stat = SocketCommand(haproxy->socket_path(), "show stat");
+        size_t at = stat.find("\nweb,FRONTEND,");
+        if (at == std::string::npos) return false;
+        std::vector<std::string> fields = absl::StrSplit(stat.substr(at + 1, 64), ',');
+        return fields.size() > 4 && fields[4] == "0";  // scur
+      },
+      absl::Seconds(10)));
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0 + absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_DOUBLE_EQ(*Find(*s, "haproxy.sessions_per_second", Frontend("web")), 1.0);

@@ -1,4 +1,3 @@
-#include "agent/checks/check_testing.h"
 #include "agent/checks/http/http_check.h"
 
 #include <arpa/inet.h>
@@ -20,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "agent/checks/check_testing.h"
 #include "common/config_reader.h"
 #include "common/testing/process.h"
 #include "gmock/gmock.h"
@@ -34,13 +34,6 @@ using ::testing::IsEmpty;
 
 constexpr char kNginx[] = "/usr/sbin/nginx";
 constexpr char kOpenssl[] = "/usr/bin/openssl";
-
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric) return s.value;
-  }
-  return std::nullopt;
-}
 
 // A loopback listener that accepts connections and never answers (a hung server). Connections
 // are held open until destruction.
@@ -209,61 +202,61 @@ class StderrCapture {
 
 TEST(HttpCheck, HealthyPageIsUpWithStatusAndLatency) {
   std::vector<Sample> s = Probe("url: " + nginx->Url("/health") + "\nbody_contains: 'cache: ok'\n");
-  EXPECT_EQ(Find(s, "http.up"), 1.0);
-  EXPECT_EQ(Find(s, "http.status_code"), 200.0);
-  ASSERT_TRUE(Find(s, "http.response_time_seconds").has_value());
-  EXPECT_GT(*Find(s, "http.response_time_seconds"), 0.0);
-  EXPECT_LT(*Find(s, "http.response_time_seconds"), 5.0);
-  EXPECT_FALSE(Find(s, "http.tls.certificate_days_left").has_value());  // plain http
+  EXPECT_EQ(FindSample(s, "http.up"), 1.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 200.0);
+  ASSERT_TRUE(FindSample(s, "http.response_time_seconds").has_value());
+  EXPECT_GT(*FindSample(s, "http.response_time_seconds"), 0.0);
+  EXPECT_LT(*FindSample(s, "http.response_time_seconds"), 5.0);
+  EXPECT_FALSE(FindSample(s, "http.tls.certificate_days_left").has_value());  // plain http
 }
 
 TEST(HttpCheck, Status500IsDownButReportsTheStatus) {
   std::vector<Sample> s = Probe("url: " + nginx->Url("/fail") + "\n");
-  EXPECT_EQ(Find(s, "http.up"), 0.0);
-  EXPECT_EQ(Find(s, "http.status_code"), 500.0);
-  EXPECT_TRUE(Find(s, "http.response_time_seconds").has_value());
+  EXPECT_EQ(FindSample(s, "http.up"), 0.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 500.0);
+  EXPECT_TRUE(FindSample(s, "http.response_time_seconds").has_value());
 }
 
 TEST(HttpCheck, ExpectedStatusCanAcceptAnError) {
   std::vector<Sample> s = Probe("url: " + nginx->Url("/fail") + "\nexpected_status: [500]\n");
-  EXPECT_EQ(Find(s, "http.up"), 1.0);
+  EXPECT_EQ(FindSample(s, "http.up"), 1.0);
   s = Probe("url: " + nginx->Url("/health") + "\nexpected_status: [5xx, 404]\n");
-  EXPECT_EQ(Find(s, "http.up"), 0.0);
-  EXPECT_EQ(Find(s, "http.status_code"), 200.0);
+  EXPECT_EQ(FindSample(s, "http.up"), 0.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 200.0);
 }
 
 TEST(HttpCheck, MissingBodyTextIsDown) {
   std::vector<Sample> s =
       Probe("url: " + nginx->Url("/health") + "\nbody_contains: 'database: down'\n");
-  EXPECT_EQ(Find(s, "http.up"), 0.0);
-  EXPECT_EQ(Find(s, "http.status_code"), 200.0);
+  EXPECT_EQ(FindSample(s, "http.up"), 0.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 200.0);
 }
 
 TEST(HttpCheck, HeadRequestGetsTheStatus) {
   std::vector<Sample> s = Probe("url: " + nginx->Url("/fail") + "\nmethod: HEAD\n");
-  EXPECT_EQ(Find(s, "http.up"), 0.0);
-  EXPECT_EQ(Find(s, "http.status_code"), 500.0);
+  EXPECT_EQ(FindSample(s, "http.up"), 0.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 500.0);
 }
 
 TEST(HttpCheck, RedirectIsAnAnswerUnlessFollowed) {
   std::vector<Sample> s = Probe("url: " + nginx->Url("/moved") + "\n");
-  EXPECT_EQ(Find(s, "http.status_code"), 302.0);
-  EXPECT_EQ(Find(s, "http.up"), 1.0);  // 3xx is expected by default
+  EXPECT_EQ(FindSample(s, "http.status_code"), 302.0);
+  EXPECT_EQ(FindSample(s, "http.up"), 1.0);  // 3xx is expected by default
   s = Probe("url: " + nginx->Url("/moved") +
             "\nfollow_redirects: true\nbody_contains: 'database: ok'\n");
-  EXPECT_EQ(Find(s, "http.status_code"), 200.0);
-  EXPECT_EQ(Find(s, "http.up"), 1.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 200.0);
+  EXPECT_EQ(FindSample(s, "http.up"), 1.0);
 }
 
 TEST(HttpCheck, BasicAuthPasswordComesFromAFile) {
   std::string file = nginx->dir().Write("probe.password", "s3cret-pw\n");
   std::vector<Sample> s =
       Probe("url: " + nginx->Url("/private") + "\nusername: probe\npassword_file: " + file + "\n");
-  EXPECT_EQ(Find(s, "http.status_code"), 200.0);
-  EXPECT_EQ(Find(s, "http.up"), 1.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 200.0);
+  EXPECT_EQ(FindSample(s, "http.up"), 1.0);
   s = Probe("url: " + nginx->Url("/private") + "\n");
-  EXPECT_EQ(Find(s, "http.status_code"), 401.0);
-  EXPECT_EQ(Find(s, "http.up"), 0.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 401.0);
+  EXPECT_EQ(FindSample(s, "http.up"), 0.0);
 }
 
 TEST(HttpCheck, UnreadablePasswordFailsTheCollectionWithoutLeakingIt) {
@@ -279,10 +272,10 @@ TEST(HttpCheck, UnreadablePasswordFailsTheCollectionWithoutLeakingIt) {
 
 TEST(HttpCheck, RequestHeadersAreSent) {
   std::vector<Sample> s = Probe("url: " + nginx->Url("/needs-header") + "\n");
-  EXPECT_EQ(Find(s, "http.status_code"), 403.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 403.0);
   s = Probe("url: " + nginx->Url("/needs-header") + "\nheaders: {X-Probe: 'yes'}\n");
-  EXPECT_EQ(Find(s, "http.status_code"), 200.0);
-  EXPECT_EQ(Find(s, "http.up"), 1.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 200.0);
+  EXPECT_EQ(FindSample(s, "http.up"), 1.0);
 }
 
 TEST(HttpCheck, HungUpstreamIsDownWithinTheTimeout) {
@@ -293,8 +286,8 @@ TEST(HttpCheck, HungUpstreamIsDownWithinTheTimeout) {
   absl::StatusOr<std::vector<Sample>> s = check.Collect(start);
   absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "http.up"), 0.0);
-  EXPECT_FALSE(Find(*s, "http.status_code").has_value());
+  EXPECT_EQ(FindSample(*s, "http.up"), 0.0);
+  EXPECT_FALSE(FindSample(*s, "http.status_code").has_value());
   EXPECT_GE(took, absl::Milliseconds(1750));
   EXPECT_LT(took, absl::Seconds(2));
 }
@@ -311,7 +304,7 @@ TEST(HttpCheck, ServerThatAcceptsAndNeverAnswersIsDownWithinTheTimeout) {
   absl::StatusOr<std::vector<Sample>> s = check.Collect(start);
   absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "http.up"), 0.0);
+  EXPECT_EQ(FindSample(*s, "http.up"), 0.0);
   EXPECT_LT(took, absl::Seconds(2));
   EXPECT_EQ(hung.accepted(), 1);
 }
@@ -319,17 +312,17 @@ TEST(HttpCheck, ServerThatAcceptsAndNeverAnswersIsDownWithinTheTimeout) {
 TEST(HttpCheck, ConnectionRefusedIsDown) {
   std::vector<Sample> s =
       Probe(absl::StrCat("url: http://127.0.0.1:", testing::FreePort(), "/health\n"));
-  EXPECT_EQ(Find(s, "http.up"), 0.0);
-  EXPECT_FALSE(Find(s, "http.status_code").has_value());
-  EXPECT_FALSE(Find(s, "http.response_time_seconds").has_value());
+  EXPECT_EQ(FindSample(s, "http.up"), 0.0);
+  EXPECT_FALSE(FindSample(s, "http.status_code").has_value());
+  EXPECT_FALSE(FindSample(s, "http.response_time_seconds").has_value());
 }
 
 TEST(HttpCheck, TlsCertificateDaysLeftComesFromTheServerCertificate) {
   std::vector<Sample> s =
       Probe("url: " + nginx->HttpsUrl("/health") + "\ntls: {ca_file: " + nginx->CaFile() + "}\n");
-  EXPECT_EQ(Find(s, "http.up"), 1.0);
-  EXPECT_EQ(Find(s, "http.status_code"), 200.0);
-  std::optional<double> days = Find(s, "http.tls.certificate_days_left");
+  EXPECT_EQ(FindSample(s, "http.up"), 1.0);
+  EXPECT_EQ(FindSample(s, "http.status_code"), 200.0);
+  std::optional<double> days = FindSample(s, "http.tls.certificate_days_left");
   ASSERT_TRUE(days.has_value());  // openssl req -days 30, made when the test started
   EXPECT_GT(*days, 29.0);
   EXPECT_LE(*days, 30.0);
@@ -347,17 +340,17 @@ TEST(HttpCheck, RelativeCaFileIsFoundBesideTheConfigFile) {
   ASSERT_THAT(errors.messages(), IsEmpty());
   absl::StatusOr<std::vector<Sample>> s = check.Collect(absl::Now());
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "http.up"), 1.0);
+  EXPECT_EQ(FindSample(*s, "http.up"), 1.0);
 }
 
 TEST(HttpCheck, UnverifiableCertificateIsDownUnlessVerificationIsSkipped) {
   std::vector<Sample> s = Probe("url: " + nginx->HttpsUrl("/health") + "\n");  // system CAs
-  EXPECT_EQ(Find(s, "http.up"), 0.0);
-  EXPECT_FALSE(Find(s, "http.status_code").has_value());
+  EXPECT_EQ(FindSample(s, "http.up"), 0.0);
+  EXPECT_FALSE(FindSample(s, "http.status_code").has_value());
 
   s = Probe("url: " + nginx->HttpsUrl("/health") + "\ntls: {insecure_skip_verify: true}\n");
-  EXPECT_EQ(Find(s, "http.up"), 1.0);
-  std::optional<double> days = Find(s, "http.tls.certificate_days_left");
+  EXPECT_EQ(FindSample(s, "http.up"), 1.0);
+  std::optional<double> days = FindSample(s, "http.tls.certificate_days_left");
   ASSERT_TRUE(days.has_value());
   EXPECT_GT(*days, 29.0);
   EXPECT_LE(*days, 30.0);

@@ -137,14 +137,6 @@ class MockKafka {
   std::string bootstrap_;
 };
 
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric,
-                           const Labels& labels = {}) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric && s.labels == labels) return s.value;
-  }
-  return std::nullopt;
-}
-
 Labels GroupTopic(const std::string& group, const std::string& topic) {
   return {{"group", group}, {"topic", topic}};
 }
@@ -278,19 +270,21 @@ TEST_F(KafkaCheckTest, LagPerPartitionAndTotalAreExact) {
   InitCheck(check, absl::StrCat("consumer_groups: [", billing, "]\n"));
   std::vector<Sample> s = CollectOk(check);
 
-  EXPECT_EQ(Find(s, "kafka.brokers"), 3);
-  EXPECT_EQ(Find(s, "kafka.partition.high_watermark", Partition(orders_, 0)), 10);
-  EXPECT_EQ(Find(s, "kafka.partition.high_watermark", Partition(orders_, 1)), 20);
-  EXPECT_EQ(Find(s, "kafka.partition.high_watermark", Partition(orders_, 2)), 30);
-  EXPECT_EQ(Find(s, "kafka.consumer.committed_offset", GroupPartition(billing, orders_, 0)), 4);
-  EXPECT_EQ(Find(s, "kafka.consumer.committed_offset", GroupPartition(billing, orders_, 1)), 20);
-  EXPECT_EQ(Find(s, "kafka.consumer.committed_offset", GroupPartition(billing, orders_, 2)),
+  EXPECT_EQ(FindSample(s, "kafka.brokers"), 3);
+  EXPECT_EQ(FindSample(s, "kafka.partition.high_watermark", Partition(orders_, 0)), 10);
+  EXPECT_EQ(FindSample(s, "kafka.partition.high_watermark", Partition(orders_, 1)), 20);
+  EXPECT_EQ(FindSample(s, "kafka.partition.high_watermark", Partition(orders_, 2)), 30);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.committed_offset", GroupPartition(billing, orders_, 0)),
+            4);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.committed_offset", GroupPartition(billing, orders_, 1)),
+            20);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.committed_offset", GroupPartition(billing, orders_, 2)),
             std::nullopt);
-  EXPECT_EQ(Find(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 0)), 6);
-  EXPECT_EQ(Find(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 1)), 0);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 0)), 6);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 1)), 0);
   // Nothing committed: the whole retained backlog, high minus low watermark.
-  EXPECT_EQ(Find(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 2)), 30);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 36);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 2)), 30);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 36);
   EXPECT_EQ(Count(s, "kafka.consumer.lag"), 1);
   EXPECT_EQ(Count(s, "kafka.consumer.partition_lag"), 3);
   EXPECT_EQ(Count(s, "kafka.consumer.committed_offset"), 2);
@@ -303,22 +297,23 @@ TEST_F(KafkaCheckTest, LagGrowsByExactlyWhatIsProducedAndShrinksWithCommits) {
   KafkaCheck check;
   InitCheck(check, absl::StrCat("consumer_groups: [", billing, "]\n"));
   std::vector<Sample> s = CollectOk(check);
-  ASSERT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 36);
+  ASSERT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 36);
 
   mock_.Produce(orders_, 0, 5);
   mock_.Produce(orders_, 2, 7);
   s = CollectOk(check);
-  EXPECT_EQ(Find(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 0)), 11);
-  EXPECT_EQ(Find(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 1)), 0);
-  EXPECT_EQ(Find(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 2)), 37);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 36 + 12);
-  EXPECT_EQ(Find(s, "kafka.partition.high_watermark", Partition(orders_, 0)), 15);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 0)), 11);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 1)), 0);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 2)), 37);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 36 + 12);
+  EXPECT_EQ(FindSample(s, "kafka.partition.high_watermark", Partition(orders_, 0)), 15);
 
   mock_.Commit(billing, {{{orders_, 0}, 15}, {{orders_, 2}, 30}});
   s = CollectOk(check);
-  EXPECT_EQ(Find(s, "kafka.consumer.committed_offset", GroupPartition(billing, orders_, 2)), 30);
-  EXPECT_EQ(Find(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 2)), 7);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 7);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.committed_offset", GroupPartition(billing, orders_, 2)),
+            30);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.partition_lag", GroupPartition(billing, orders_, 2)), 7);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 7);
 }
 
 TEST_F(KafkaCheckTest, DefaultTopicsAreThoseTheGroupCommittedOn) {
@@ -335,11 +330,11 @@ TEST_F(KafkaCheckTest, DefaultTopicsAreThoseTheGroupCommittedOn) {
   std::vector<Sample> s = CollectOk(check);
 
   // billing: orders 10 + 5 + 30, payments 6; nothing about audit.
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 45);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, payments)), 6);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, audit)), std::nullopt);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 45);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, payments)), 6);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, audit)), std::nullopt);
   // reporting: audit partition 0 committed at 0 (lag 0), partition 1 never (3 messages).
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(reporting, audit)), 3);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(reporting, audit)), 3);
   EXPECT_EQ(Count(s, "kafka.consumer.lag"), 3);
   // Watermarks are per topic-partition, not per group: orders 3 + payments 1 + audit 2 (other
   // tests' topics are not asked for: no group of this check committed on them).
@@ -359,8 +354,8 @@ TEST_F(KafkaCheckTest, TopicsFilterReportsListedTopicsEvenWithoutCommits) {
                                 ", not-there]\n"));
   std::vector<Sample> s = CollectOk(check);
 
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 0 + 20 + 30);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, audit)), 7);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 0 + 20 + 30);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, audit)), 7);
   EXPECT_THAT(LabelValues(s, "kafka.consumer.lag", "topic"), Not(Contains(payments)));
   EXPECT_THAT(LabelValues(s, "kafka.consumer.lag", "topic"), Not(Contains("not-there")));
   EXPECT_EQ(Count(s, "kafka.consumer.lag"), 2);
@@ -374,12 +369,12 @@ TEST_F(KafkaCheckTest, GroupWithoutCommitsReportsNoLagUnlessTopicsAreListed) {
   std::vector<Sample> s = CollectOk(check);
   EXPECT_THAT(LabelValues(s, "kafka.consumer.lag", "group"), Not(Contains(idle)));
   EXPECT_THAT(LabelValues(s, "kafka.consumer.partition_lag", "group"), Not(Contains(idle)));
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 6 + 20 + 30);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 6 + 20 + 30);
 
   KafkaCheck listed;
   InitCheck(listed, absl::StrCat("consumer_groups: [", idle, "]\ntopics: [", orders_, "]\n"));
   s = CollectOk(listed);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(idle, orders_)), 60);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(idle, orders_)), 60);
   EXPECT_EQ(Count(s, "kafka.consumer.committed_offset"), 0);
 }
 
@@ -518,13 +513,13 @@ TEST_F(KafkaFaultTest, GroupThatCannotBeReadIsLeftOutAndTheOthersReported) {
                                                    RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 0),
       RD_KAFKA_RESP_ERR_NO_ERROR);
   std::vector<Sample> s = CollectOk(check);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 6 + 20 + 30);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 6 + 20 + 30);
   EXPECT_THAT(LabelValues(s, "kafka.consumer.lag", "group"), Not(Contains(reporting)));
 
   // The error was for one request only: the next collection has both groups.
   s = CollectOk(check);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 6 + 20 + 30);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(reporting, orders_)), 10 + 15 + 30);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 6 + 20 + 30);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(reporting, orders_)), 10 + 15 + 30);
 }
 
 TEST_F(KafkaFaultTest, TopicWithAnUnreadableWatermarkIsLeftOutNotUnderstated) {
@@ -549,12 +544,12 @@ TEST_F(KafkaFaultTest, TopicWithAnUnreadableWatermarkIsLeftOutNotUnderstated) {
                                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, 0),
       RD_KAFKA_RESP_ERR_NO_ERROR);
   std::vector<Sample> s = CollectOk(check);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 6);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, payments)), std::nullopt);
-  EXPECT_EQ(Find(s, "kafka.partition.high_watermark", Partition(payments, 0)), std::nullopt);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 6);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, payments)), std::nullopt);
+  EXPECT_EQ(FindSample(s, "kafka.partition.high_watermark", Partition(payments, 0)), std::nullopt);
 
   s = CollectOk(check);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, payments)), 8);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, payments)), 8);
 }
 
 TEST_F(KafkaFaultTest, SameClientRecoversWhenTheBrokersComeBack) {
@@ -565,7 +560,7 @@ TEST_F(KafkaFaultTest, SameClientRecoversWhenTheBrokersComeBack) {
                                            "\nconsumer_groups: [", billing, "]\ntimeout: 1s\n")),
               IsEmpty());
   std::vector<Sample> s = CollectOk(check);
-  EXPECT_EQ(Find(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 8 + 20 + 30);
+  EXPECT_EQ(FindSample(s, "kafka.consumer.lag", GroupTopic(billing, orders_)), 8 + 20 + 30);
 
   for (int broker = 1; broker <= 3; ++broker) {
     ASSERT_EQ(rd_kafka_mock_broker_set_down(mock_.cluster(), broker), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -582,7 +577,7 @@ TEST_F(KafkaFaultTest, SameClientRecoversWhenTheBrokersComeBack) {
   bool recovered = testing::WaitFor(
       [&] {
         absl::StatusOr<std::vector<Sample>> r = check.Collect(absl::Now());
-        if (r.ok()) lag = Find(*r, "kafka.consumer.lag", GroupTopic(billing, orders_));
+        if (r.ok()) lag = FindSample(*r, "kafka.consumer.lag", GroupTopic(billing, orders_));
         return r.ok();
       },
       absl::Seconds(20));

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/checks/check_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -11,14 +12,6 @@ namespace vigil::agent::nginx {
 namespace {
 
 using ::testing::IsEmpty;
-
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric,
-                           const Labels& labels = {}) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric && s.labels == labels) return s.value;
-  }
-  return std::nullopt;
-}
 
 std::vector<std::string> Names(const std::vector<Sample>& samples, const std::string& prefix) {
   std::vector<std::string> out;
@@ -75,17 +68,17 @@ TEST(AccessLogStats, CountsByClassAnd5xxCode) {
   }
   std::vector<Sample> out;
   stats.AppendSamples(&out);
-  EXPECT_EQ(Find(out, "nginx.requests"), 13);
-  EXPECT_EQ(Find(out, "nginx.responses", {{"status_class", "1xx"}}), 1);
-  EXPECT_EQ(Find(out, "nginx.responses", {{"status_class", "2xx"}}), 4);
-  EXPECT_EQ(Find(out, "nginx.responses", {{"status_class", "3xx"}}), 2);
-  EXPECT_EQ(Find(out, "nginx.responses", {{"status_class", "4xx"}}), 2);
-  EXPECT_EQ(Find(out, "nginx.responses", {{"status_class", "5xx"}}), 4);
-  EXPECT_EQ(Find(out, "nginx.responses_5xx", {{"code", "500"}}), 1);
-  EXPECT_EQ(Find(out, "nginx.responses_5xx", {{"code", "502"}}), 2);
-  EXPECT_EQ(Find(out, "nginx.responses_5xx", {{"code", "503"}}), 1);
+  EXPECT_EQ(FindSample(out, "nginx.requests"), 13);
+  EXPECT_EQ(FindSample(out, "nginx.responses", {{"status_class", "1xx"}}), 1);
+  EXPECT_EQ(FindSample(out, "nginx.responses", {{"status_class", "2xx"}}), 4);
+  EXPECT_EQ(FindSample(out, "nginx.responses", {{"status_class", "3xx"}}), 2);
+  EXPECT_EQ(FindSample(out, "nginx.responses", {{"status_class", "4xx"}}), 2);
+  EXPECT_EQ(FindSample(out, "nginx.responses", {{"status_class", "5xx"}}), 4);
+  EXPECT_EQ(FindSample(out, "nginx.responses_5xx", {{"code", "500"}}), 1);
+  EXPECT_EQ(FindSample(out, "nginx.responses_5xx", {{"code", "502"}}), 2);
+  EXPECT_EQ(FindSample(out, "nginx.responses_5xx", {{"code", "503"}}), 1);
   EXPECT_EQ(Names(out, "nginx.responses_5xx").size(), 3u);
-  EXPECT_EQ(Find(out, "nginx.log.malformed_lines"), 0);
+  EXPECT_EQ(FindSample(out, "nginx.log.malformed_lines"), 0);
 }
 
 TEST(AccessLogStats, NoRequestsGivesZerosButNoLatency) {
@@ -93,14 +86,14 @@ TEST(AccessLogStats, NoRequestsGivesZerosButNoLatency) {
   stats.AddMalformed(2);
   std::vector<Sample> out;
   stats.AppendSamples(&out);
-  EXPECT_EQ(Find(out, "nginx.requests"), 0);
+  EXPECT_EQ(FindSample(out, "nginx.requests"), 0);
   for (const char* cls : {"1xx", "2xx", "3xx", "4xx", "5xx"}) {
-    EXPECT_EQ(Find(out, "nginx.responses", {{"status_class", cls}}), 0) << cls;
+    EXPECT_EQ(FindSample(out, "nginx.responses", {{"status_class", cls}}), 0) << cls;
   }
   EXPECT_THAT(Names(out, "nginx.request_time"), IsEmpty());
   EXPECT_THAT(Names(out, "nginx.upstream_response_time"), IsEmpty());
   EXPECT_THAT(Names(out, "nginx.responses_5xx"), IsEmpty());
-  EXPECT_EQ(Find(out, "nginx.log.malformed_lines"), 2);
+  EXPECT_EQ(FindSample(out, "nginx.log.malformed_lines"), 2);
 }
 
 TEST(AccessLogStats, LatencySummariesInSeconds) {
@@ -112,16 +105,17 @@ TEST(AccessLogStats, LatencySummariesInSeconds) {
   stats.Add(Record(200, 405, 400));
   std::vector<Sample> out;
   stats.AppendSamples(&out);
-  EXPECT_DOUBLE_EQ(*Find(out, "nginx.request_time_avg_seconds"), (7 + 202 + 203 + 405) / 10e3);
-  EXPECT_DOUBLE_EQ(*Find(out, "nginx.request_time_p50_seconds"), 0.001);
-  EXPECT_DOUBLE_EQ(*Find(out, "nginx.request_time_p90_seconds"), 0.203);
-  EXPECT_DOUBLE_EQ(*Find(out, "nginx.request_time_p99_seconds"), 0.405);
-  EXPECT_DOUBLE_EQ(*Find(out, "nginx.request_time_max_seconds"), 0.405);
+  EXPECT_DOUBLE_EQ(*FindSample(out, "nginx.request_time_avg_seconds"),
+                   (7 + 202 + 203 + 405) / 10e3);
+  EXPECT_DOUBLE_EQ(*FindSample(out, "nginx.request_time_p50_seconds"), 0.001);
+  EXPECT_DOUBLE_EQ(*FindSample(out, "nginx.request_time_p90_seconds"), 0.203);
+  EXPECT_DOUBLE_EQ(*FindSample(out, "nginx.request_time_p99_seconds"), 0.405);
+  EXPECT_DOUBLE_EQ(*FindSample(out, "nginx.request_time_max_seconds"), 0.405);
   // Only the requests that went to an upstream count for its summaries.
-  EXPECT_DOUBLE_EQ(*Find(out, "nginx.upstream_response_time_avg_seconds"), 0.267);
-  EXPECT_DOUBLE_EQ(*Find(out, "nginx.upstream_response_time_p50_seconds"), 0.201);
-  EXPECT_DOUBLE_EQ(*Find(out, "nginx.upstream_response_time_p99_seconds"), 0.400);
-  EXPECT_DOUBLE_EQ(*Find(out, "nginx.upstream_response_time_max_seconds"), 0.400);
+  EXPECT_DOUBLE_EQ(*FindSample(out, "nginx.upstream_response_time_avg_seconds"), 0.267);
+  EXPECT_DOUBLE_EQ(*FindSample(out, "nginx.upstream_response_time_p50_seconds"), 0.201);
+  EXPECT_DOUBLE_EQ(*FindSample(out, "nginx.upstream_response_time_p99_seconds"), 0.400);
+  EXPECT_DOUBLE_EQ(*FindSample(out, "nginx.upstream_response_time_max_seconds"), 0.400);
 }
 
 TEST(AccessLogStats, RequestsWithoutTimesGiveNoLatency) {
@@ -129,7 +123,7 @@ TEST(AccessLogStats, RequestsWithoutTimesGiveNoLatency) {
   stats.Add(Record(200, std::nullopt));
   std::vector<Sample> out;
   stats.AppendSamples(&out);
-  EXPECT_EQ(Find(out, "nginx.requests"), 1);
+  EXPECT_EQ(FindSample(out, "nginx.requests"), 1);
   EXPECT_THAT(Names(out, "nginx.request_time"), IsEmpty());
 }
 
@@ -143,9 +137,9 @@ TEST(AccessLogStats, MethodsOutsideTheStandardSetAreOther) {
   stats.Add(Record(400, 1));  // no method known
   std::vector<Sample> out;
   stats.AppendSamples(&out);
-  EXPECT_EQ(Find(out, "nginx.requests_by_method", {{"method", "GET"}}), 2);
-  EXPECT_EQ(Find(out, "nginx.requests_by_method", {{"method", "POST"}}), 1);
-  EXPECT_EQ(Find(out, "nginx.requests_by_method", {{"method", "other"}}), 2);
+  EXPECT_EQ(FindSample(out, "nginx.requests_by_method", {{"method", "GET"}}), 2);
+  EXPECT_EQ(FindSample(out, "nginx.requests_by_method", {{"method", "POST"}}), 1);
+  EXPECT_EQ(FindSample(out, "nginx.requests_by_method", {{"method", "other"}}), 2);
   EXPECT_EQ(Names(out, "nginx.requests_by_method").size(), 3u);
 }
 
@@ -166,8 +160,8 @@ TEST(AccessLogStats, VhostsOnlyWhenAskedAndBounded) {
   out.clear();
   on.AppendSamples(&out);
   EXPECT_EQ(Names(out, "nginx.requests_by_vhost").size(), AccessLogStats::kMaxVhosts + 1);
-  EXPECT_EQ(Find(out, "nginx.requests_by_vhost", {{"vhost", "h0.example"}}), 2);
-  EXPECT_EQ(Find(out, "nginx.requests_by_vhost", {{"vhost", "other"}}), 5);
+  EXPECT_EQ(FindSample(out, "nginx.requests_by_vhost", {{"vhost", "h0.example"}}), 2);
+  EXPECT_EQ(FindSample(out, "nginx.requests_by_vhost", {{"vhost", "other"}}), 5);
 }
 
 TEST(MethodLabel, KnownAndOther) {

@@ -1,4 +1,3 @@
-#include "agent/checks/check_testing.h"
 #include "agent/checks/nginx/nginx_check.h"
 
 #include <arpa/inet.h>
@@ -25,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/checks/check_testing.h"
 #include "common/config_reader.h"
 #include "common/http_client.h"
 #include "common/testing/process.h"
@@ -52,17 +52,9 @@ constexpr char kLogFormat[] =
     "$remote_addr \"$request\" $status rt=$request_time urt=$upstream_response_time "
     "m=$request_method h=$host t=$msec";
 
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric,
-                           const Labels& labels = {}) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric && s.labels == labels) return s.value;
-  }
-  return std::nullopt;
-}
-
 double Get(const std::vector<Sample>& samples, const std::string& metric,
            const Labels& labels = {}) {
-  std::optional<double> v = Find(samples, metric, labels);
+  std::optional<double> v = FindSample(samples, metric, labels);
   EXPECT_TRUE(v.has_value()) << metric << " missing";
   return v.value_or(-1);
 }
@@ -440,8 +432,8 @@ TEST_F(NginxCheckTest, StubStatusGaugesAndRates) {
   EXPECT_EQ(Get(s, "nginx.connections.reading") + Get(s, "nginx.connections.writing") +
                 Get(s, "nginx.connections.waiting"),
             active);
-  EXPECT_FALSE(Find(s, "nginx.connections.accepted_per_second").has_value());
-  EXPECT_FALSE(Find(s, "nginx.requests_per_second").has_value());
+  EXPECT_FALSE(FindSample(s, "nginx.connections.accepted_per_second").has_value());
+  EXPECT_FALSE(FindSample(s, "nginx.requests_per_second").has_value());
 
   SendAndWait("/ok", 200, 5);  // five connections of one request each
   s = MustCollect(*check, kT0 + absl::Seconds(10));

@@ -24,14 +24,6 @@ using ::testing::IsEmpty;
 
 const std::string kTestData = std::string(VIGIL_SOURCE_DIR) + "/agent/checks/openvpn/testdata";
 
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric,
-                           const Labels& labels = {}) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric && s.labels == labels) return s.value;
-  }
-  return std::nullopt;
-}
-
 Labels Client(const std::string& name) { return {{"client", name}}; }
 
 std::vector<std::string> Clients(const std::vector<Sample>& samples) {
@@ -81,13 +73,14 @@ class OpenVpnCheckTest : public ::testing::Test {
 TEST_F(OpenVpnCheckTest, ClientsCountersAndAge) {
   Serve("status-v3.txt");  // written at 1795322816
   std::vector<Sample> s = CollectOk(absl::FromUnixSeconds(1795322820));
-  EXPECT_EQ(Find(s, "openvpn.clients.connected"), 2);
-  EXPECT_EQ(Find(s, "openvpn.status.age_seconds"), 4);
+  EXPECT_EQ(FindSample(s, "openvpn.clients.connected"), 2);
+  EXPECT_EQ(FindSample(s, "openvpn.status.age_seconds"), 4);
   EXPECT_THAT(Clients(s), ElementsAre("alice", "bob"));
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received", Client("alice")), 1527);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_sent", Client("alice")), 1494);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received", Client("bob")), 1524);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received_per_second", Client("alice")), std::nullopt);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received", Client("alice")), 1527);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_sent", Client("alice")), 1494);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received", Client("bob")), 1524);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received_per_second", Client("alice")),
+            std::nullopt);
 }
 
 TEST_F(OpenVpnCheckTest, RatesSpanTheServersRewrites) {
@@ -95,46 +88,47 @@ TEST_F(OpenVpnCheckTest, RatesSpanTheServersRewrites) {
   CollectOk(absl::FromUnixSeconds(1795322817));
   Serve("status-v3-later.txt");                                          // written 3 s later
   std::vector<Sample> s = CollectOk(absl::FromUnixSeconds(1795322827));  // collected 10 s later
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received_per_second", Client("alice")),
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received_per_second", Client("alice")),
             (1607.0 - 1527) / 3);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_sent_per_second", Client("alice")), 0);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received_per_second", Client("bob")),
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_sent_per_second", Client("alice")), 0);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received_per_second", Client("bob")),
             (1604.0 - 1524) / 3);
-  EXPECT_EQ(Find(s, "openvpn.status.age_seconds"), 8);
+  EXPECT_EQ(FindSample(s, "openvpn.status.age_seconds"), 8);
 }
 
 TEST_F(OpenVpnCheckTest, VersionOneAndTwoFilesWork) {
   Serve("status-v2.txt");
   std::vector<Sample> s = CollectOk(absl::FromUnixSeconds(1795322810));
-  EXPECT_EQ(Find(s, "openvpn.clients.connected"), 2);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received", Client("bob")), 1443);
+  EXPECT_EQ(FindSample(s, "openvpn.clients.connected"), 2);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received", Client("bob")), 1443);
   Serve("status-v1.txt");
   s = CollectOk(absl::FromUnixSeconds(1795322810));
-  EXPECT_EQ(Find(s, "openvpn.clients.connected"), 2);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received", Client("alice")), 1525);
+  EXPECT_EQ(FindSample(s, "openvpn.clients.connected"), 2);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received", Client("alice")), 1525);
 }
 
 TEST_F(OpenVpnCheckTest, StaleFileShowsGrowingAgeAndNoRates) {
   Serve("status-v3.txt");
   CollectOk(absl::FromUnixSeconds(1795322817));
   std::vector<Sample> s = CollectOk(absl::FromUnixSeconds(1795322816 + 300));
-  EXPECT_EQ(Find(s, "openvpn.status.age_seconds"), 300);
-  EXPECT_EQ(Find(s, "openvpn.clients.connected"), 2);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received_per_second", Client("alice")), std::nullopt);
+  EXPECT_EQ(FindSample(s, "openvpn.status.age_seconds"), 300);
+  EXPECT_EQ(FindSample(s, "openvpn.clients.connected"), 2);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received_per_second", Client("alice")),
+            std::nullopt);
   // When the server writes again, the rate spans the whole time since the last new file.
   Serve("status-v3-later.txt");
   s = CollectOk(absl::FromUnixSeconds(1795322816 + 301));
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received_per_second", Client("alice")),
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received_per_second", Client("alice")),
             (1607.0 - 1527) / 3);
 }
 
 TEST_F(OpenVpnCheckTest, SessionsOfOneCertificateAreSummedAndPendingOnesNotCounted) {
   Serve("status-v2-handwritten-openvpn24.txt");
   std::vector<Sample> s = CollectOk(absl::FromUnixSeconds(1623929830));
-  EXPECT_EQ(Find(s, "openvpn.clients.connected"), 2);
+  EXPECT_EQ(FindSample(s, "openvpn.clients.connected"), 2);
   EXPECT_THAT(Clients(s), ElementsAre("carol"));
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received", Client("carol")), 4519821 + 120334);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_sent", Client("carol")), 91833104 + 2019471);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received", Client("carol")), 4519821 + 120334);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_sent", Client("carol")), 91833104 + 2019471);
 }
 
 TEST_F(OpenVpnCheckTest, ReconnectIsANewSessionNotACounterReset) {
@@ -143,9 +137,9 @@ TEST_F(OpenVpnCheckTest, ReconnectIsANewSessionNotACounterReset) {
   // ann reconnected at 1005 (new port) and has counted 300/600 since.
   dir_.Write("status.txt", V3(1010, {{"ann", "1.1.1.1:6", "300", "600", "1005"}}));
   std::vector<Sample> s = CollectOk(absl::FromUnixSeconds(1011));
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received", Client("ann")), 300);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received_per_second", Client("ann")), 30);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_sent_per_second", Client("ann")), 60);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received", Client("ann")), 300);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received_per_second", Client("ann")), 30);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_sent_per_second", Client("ann")), 60);
 }
 
 TEST_F(OpenVpnCheckTest, CounterThatWentDownEmitsNoRate) {
@@ -155,10 +149,10 @@ TEST_F(OpenVpnCheckTest, CounterThatWentDownEmitsNoRate) {
   dir_.Write("status.txt", V3(1010, {{"ann", "1.1.1.1:5", "4000", "7100", "900"},
                                      {"ben", "1.1.1.2:5", "110", "20", "900"}}));
   std::vector<Sample> s = CollectOk(absl::FromUnixSeconds(1011));
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received", Client("ann")), 4000);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received_per_second", Client("ann")), std::nullopt);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_sent_per_second", Client("ann")), std::nullopt);
-  EXPECT_EQ(Find(s, "openvpn.client.bytes_received_per_second", Client("ben")), 10);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received", Client("ann")), 4000);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received_per_second", Client("ann")), std::nullopt);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_sent_per_second", Client("ann")), std::nullopt);
+  EXPECT_EQ(FindSample(s, "openvpn.client.bytes_received_per_second", Client("ben")), 10);
 }
 
 TEST_F(OpenVpnCheckTest, MissingFileIsAnErrorNamingIt) {

@@ -39,14 +39,6 @@ using ::testing::IsEmpty;
 constexpr char kOpenVpn[] = "/usr/sbin/openvpn";
 constexpr char kOpenSsl[] = "/usr/bin/openssl";
 
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric,
-                           const Labels& labels = {}) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric && s.labels == labels) return s.value;
-  }
-  return std::nullopt;
-}
-
 Labels Client(const std::string& name) { return {{"client", name}}; }
 
 std::vector<std::string> Clients(const std::vector<Sample>& samples) {
@@ -285,14 +277,14 @@ TEST_F(OpenVpnServerTest, Version2ServerListsBothClientsWithTraffic) {
   Init(check, lab->v2_status());
   absl::StatusOr<std::vector<Sample>> s = check.Collect(absl::Now());
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "openvpn.clients.connected"), 2);
+  EXPECT_EQ(FindSample(*s, "openvpn.clients.connected"), 2);
   EXPECT_THAT(Clients(*s), ElementsAre("alice", "bob"));
   for (const char* c : {"alice", "bob"}) {
-    EXPECT_GT(Find(*s, "openvpn.client.bytes_received", Client(c)).value_or(0), 0) << c;
-    EXPECT_GT(Find(*s, "openvpn.client.bytes_sent", Client(c)).value_or(0), 0) << c;
+    EXPECT_GT(FindSample(*s, "openvpn.client.bytes_received", Client(c)).value_or(0), 0) << c;
+    EXPECT_GT(FindSample(*s, "openvpn.client.bytes_sent", Client(c)).value_or(0), 0) << c;
   }
   // The server rewrites the file every second.
-  std::optional<double> age = Find(*s, "openvpn.status.age_seconds");
+  std::optional<double> age = FindSample(*s, "openvpn.status.age_seconds");
   ASSERT_TRUE(age.has_value());
   EXPECT_GE(*age, 0);
   EXPECT_LT(*age, 5);
@@ -303,10 +295,10 @@ TEST_F(OpenVpnServerTest, Version3ServerListsItsClient) {
   Init(check, lab->v3_status());
   absl::StatusOr<std::vector<Sample>> s = check.Collect(absl::Now());
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "openvpn.clients.connected"), 1);
+  EXPECT_EQ(FindSample(*s, "openvpn.clients.connected"), 1);
   EXPECT_THAT(Clients(*s), ElementsAre("carol"));
-  EXPECT_GT(Find(*s, "openvpn.client.bytes_received", Client("carol")).value_or(0), 0);
-  EXPECT_LT(Find(*s, "openvpn.status.age_seconds").value_or(99), 5);
+  EXPECT_GT(FindSample(*s, "openvpn.client.bytes_received", Client("carol")).value_or(0), 0);
+  EXPECT_LT(FindSample(*s, "openvpn.status.age_seconds").value_or(99), 5);
 }
 
 TEST_F(OpenVpnServerTest, RatesBetweenTwoRewritesSeeTheKeepalives) {
@@ -325,8 +317,10 @@ TEST_F(OpenVpnServerTest, RatesBetweenTwoRewritesSeeTheKeepalives) {
   absl::StatusOr<std::vector<Sample>> s = check.Collect(absl::Now());
   ASSERT_TRUE(s.ok()) << s.status();
   for (const char* c : {"alice", "bob"}) {
-    EXPECT_GT(Find(*s, "openvpn.client.bytes_received_per_second", Client(c)).value_or(0), 0) << c;
-    EXPECT_GT(Find(*s, "openvpn.client.bytes_sent_per_second", Client(c)).value_or(0), 0) << c;
+    EXPECT_GT(FindSample(*s, "openvpn.client.bytes_received_per_second", Client(c)).value_or(0), 0)
+        << c;
+    EXPECT_GT(FindSample(*s, "openvpn.client.bytes_sent_per_second", Client(c)).value_or(0), 0)
+        << c;
   }
 }
 
@@ -337,13 +331,13 @@ TEST_F(OpenVpnServerTest, DisconnectedClientIsNoLongerCounted) {
   ASSERT_TRUE(Lab::WaitForClients(lab->v3_status(), {"carol", "dave"}));
   absl::StatusOr<std::vector<Sample>> s = check.Collect(absl::Now());
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "openvpn.clients.connected"), 2);
+  EXPECT_EQ(FindSample(*s, "openvpn.clients.connected"), 2);
   EXPECT_THAT(Clients(*s), ElementsAre("carol", "dave"));
   dave->Stop(SIGTERM);
   ASSERT_TRUE(Lab::WaitForClients(lab->v3_status(), {"carol"}));
   s = check.Collect(absl::Now());
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "openvpn.clients.connected"), 1);
+  EXPECT_EQ(FindSample(*s, "openvpn.clients.connected"), 1);
   EXPECT_THAT(Clients(*s), ElementsAre("carol"));
 }
 
@@ -360,16 +354,16 @@ TEST_F(OpenVpnServerTest, HungServerShowsAsAGrowingAge) {
   absl::StatusOr<std::vector<Sample>> after = check.Collect(absl::Now());
   ASSERT_TRUE(after.ok()) << after.status();
   // The file still reads (the last clients), but it is 2 s older.
-  EXPECT_EQ(Find(*after, "openvpn.clients.connected"), 2);
-  EXPECT_GE(Find(*after, "openvpn.status.age_seconds").value_or(0),
-            Find(*before, "openvpn.status.age_seconds").value_or(99) + 2);
-  EXPECT_EQ(Find(*after, "openvpn.client.bytes_received_per_second", Client("alice")),
+  EXPECT_EQ(FindSample(*after, "openvpn.clients.connected"), 2);
+  EXPECT_GE(FindSample(*after, "openvpn.status.age_seconds").value_or(0),
+            FindSample(*before, "openvpn.status.age_seconds").value_or(99) + 2);
+  EXPECT_EQ(FindSample(*after, "openvpn.client.bytes_received_per_second", Client("alice")),
             std::nullopt);
   std::move(resume).Invoke();
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         absl::StatusOr<std::vector<Sample>> s = check.Collect(absl::Now());
-        return s.ok() && Find(*s, "openvpn.status.age_seconds").value_or(99) < 2;
+        return s.ok() && FindSample(*s, "openvpn.status.age_seconds").value_or(99) < 2;
       },
       absl::Seconds(20)));
 }

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/checks/check_testing.h"
 #include "common/config_reader.h"
 #include "common/testing/process.h"
 #include "gmock/gmock.h"
@@ -231,14 +232,6 @@ struct Cluster {
   }
 };
 
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric,
-                           const Labels& labels = {}) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric && s.labels == labels) return s.value;
-  }
-  return std::nullopt;
-}
-
 bool HasMetric(const std::vector<Sample>& samples, const std::string& metric) {
   for (const Sample& s : samples) {
     if (s.metric == metric) return true;
@@ -325,32 +318,34 @@ std::string PostgresCheckTest::setup_error_;
 TEST_F(PostgresCheckTest, PrimaryAndStandbyReportTheirRoleAndLimits) {
   auto primary = NewCheck(primary_port());
   std::vector<Sample> p = Collect(*primary);
-  EXPECT_EQ(Find(p, "postgres.in_recovery"), 0) << Show(p);
-  EXPECT_EQ(Find(p, "postgres.max_connections"), kMaxConnections);
+  EXPECT_EQ(FindSample(p, "postgres.in_recovery"), 0) << Show(p);
+  EXPECT_EQ(FindSample(p, "postgres.max_connections"), kMaxConnections);
   for (const char* state :
        {"active", "idle", "idle in transaction", "idle in transaction (aborted)",
         "fastpath function call", "disabled"}) {
-    EXPECT_TRUE(Find(p, "postgres.connections.by_state", {{"state", state}}).has_value()) << state;
+    EXPECT_TRUE(FindSample(p, "postgres.connections.by_state", {{"state", state}}).has_value())
+        << state;
   }
   // The check's own session is the one active backend.
-  EXPECT_EQ(Find(p, "postgres.connections.by_state", {{"state", "active"}}), 1);
-  EXPECT_EQ(Find(p, "postgres.replication.standbys"), 1);
+  EXPECT_EQ(FindSample(p, "postgres.connections.by_state", {{"state", "active"}}), 1);
+  EXPECT_EQ(FindSample(p, "postgres.replication.standbys"), 1);
   EXPECT_FALSE(HasMetric(p, "postgres.replication.receiver_streaming"));
   // First collection: gauges only.
   EXPECT_FALSE(HasMetric(p, "postgres.transactions.committed_per_second"));
 
   const double size = std::stod(primary_admin().Value("SELECT pg_database_size('postgres')"));
   std::optional<double> reported =
-      Find(p, "postgres.database.size_bytes", {{"database", "postgres"}});
+      FindSample(p, "postgres.database.size_bytes", {{"database", "postgres"}});
   ASSERT_TRUE(reported.has_value()) << Show(p);
   EXPECT_NEAR(*reported, size, size * 0.1);
-  EXPECT_FALSE(Find(p, "postgres.database.size_bytes", {{"database", "template1"}}).has_value());
+  EXPECT_FALSE(
+      FindSample(p, "postgres.database.size_bytes", {{"database", "template1"}}).has_value());
 
   auto standby = NewCheck(standby_port());
   std::vector<Sample> s = Collect(*standby);
-  EXPECT_EQ(Find(s, "postgres.in_recovery"), 1) << Show(s);
-  EXPECT_EQ(Find(s, "postgres.replication.receiver_streaming"), 1);
-  EXPECT_EQ(Find(s, "postgres.replication.replay_paused"), 0);
+  EXPECT_EQ(FindSample(s, "postgres.in_recovery"), 1) << Show(s);
+  EXPECT_EQ(FindSample(s, "postgres.replication.receiver_streaming"), 1);
+  EXPECT_EQ(FindSample(s, "postgres.replication.replay_paused"), 0);
   EXPECT_FALSE(HasMetric(s, "postgres.replication.standbys"));
   EXPECT_FALSE(HasMetric(s, "postgres.replication.lag_bytes"));
 }
@@ -361,8 +356,8 @@ TEST_F(PostgresCheckTest, ConnectionCountsFollowTheConnectionsTheTestOpens) {
   WaitForOnlyKnownSessions();
   std::vector<Sample> base = Collect(*check);
   // The admin connection (idle) and the check's own (active).
-  ASSERT_EQ(Find(base, "postgres.connections"), 2) << Show(base);
-  const double idle = *Find(base, "postgres.connections.by_state", {{"state", "idle"}});
+  ASSERT_EQ(FindSample(base, "postgres.connections"), 2) << Show(base);
+  const double idle = *FindSample(base, "postgres.connections.by_state", {{"state", "idle"}});
 
   std::vector<std::unique_ptr<AdminConnection>> extra;
   for (int i = 0; i < 5; ++i) {
@@ -373,27 +368,27 @@ TEST_F(PostgresCheckTest, ConnectionCountsFollowTheConnectionsTheTestOpens) {
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         s = Collect(*check);
-        return Find(s, "postgres.connections.by_state", {{"state", "idle"}}) == idle + 5;
+        return FindSample(s, "postgres.connections.by_state", {{"state", "idle"}}) == idle + 5;
       },
       kSettle))
       << Show(s);
-  EXPECT_EQ(Find(s, "postgres.connections"), 7);
-  EXPECT_DOUBLE_EQ(*Find(s, "postgres.connections.usage_pct"), 100.0 * 7 / kMaxConnections);
+  EXPECT_EQ(FindSample(s, "postgres.connections"), 7);
+  EXPECT_DOUBLE_EQ(*FindSample(s, "postgres.connections.usage_pct"), 100.0 * 7 / kMaxConnections);
 
   extra[0]->Value("BEGIN");
   s = Collect(*check);
-  EXPECT_EQ(Find(s, "postgres.connections.by_state", {{"state", "idle in transaction"}}), 1);
-  EXPECT_EQ(Find(s, "postgres.connections.by_state", {{"state", "idle"}}), idle + 4);
+  EXPECT_EQ(FindSample(s, "postgres.connections.by_state", {{"state", "idle in transaction"}}), 1);
+  EXPECT_EQ(FindSample(s, "postgres.connections.by_state", {{"state", "idle"}}), idle + 4);
 
   extra.clear();
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         s = Collect(*check);
-        return Find(s, "postgres.connections") == 2;
+        return FindSample(s, "postgres.connections") == 2;
       },
       kSettle))
       << Show(s);
-  EXPECT_EQ(Find(s, "postgres.connections.by_state", {{"state", "idle in transaction"}}), 0);
+  EXPECT_EQ(FindSample(s, "postgres.connections.by_state", {{"state", "idle in transaction"}}), 0);
 }
 
 // Two sessions that each lock the row the other then wants: the server aborts one of them.
@@ -451,14 +446,16 @@ TEST_F(PostgresCheckTest, TransactionAndDeadlockRatesFromTheSecondCollection) {
       kSettle));
 
   std::vector<Sample> second = Collect(*check, t0 + absl::Seconds(10));
-  std::optional<double> committed = Find(second, "postgres.transactions.committed_per_second");
-  std::optional<double> rolled_back = Find(second, "postgres.transactions.rolled_back_per_second");
+  std::optional<double> committed =
+      FindSample(second, "postgres.transactions.committed_per_second");
+  std::optional<double> rolled_back =
+      FindSample(second, "postgres.transactions.rolled_back_per_second");
   ASSERT_TRUE(committed && rolled_back) << Show(second);
   EXPECT_GE(*committed, 2.0);  // the 20 SELECTs in 10 s, plus the test's and the check's own
   // 10 rollbacks and the two deadlocked transactions, in 10 s.
   EXPECT_GE(*rolled_back, 1.2);
   EXPECT_LT(*rolled_back, 2.0);
-  EXPECT_DOUBLE_EQ(*Find(second, "postgres.deadlocks_per_second"), 0.1);
+  EXPECT_DOUBLE_EQ(*FindSample(second, "postgres.deadlocks_per_second"), 0.1);
 }
 
 TEST_F(PostgresCheckTest, StatisticsResetGivesNoRateRatherThanANegativeOne) {
@@ -476,7 +473,7 @@ TEST_F(PostgresCheckTest, StatisticsResetGivesNoRateRatherThanANegativeOne) {
 
   s = Collect(*check, t0 + absl::Seconds(30));
   ASSERT_TRUE(HasMetric(s, "postgres.transactions.committed_per_second")) << Show(s);
-  EXPECT_GE(*Find(s, "postgres.transactions.committed_per_second"), 0);
+  EXPECT_GE(*FindSample(s, "postgres.transactions.committed_per_second"), 0);
 }
 
 TEST_F(PostgresCheckTest, ReplicationLagReadsZeroWhenIdle) {
@@ -486,21 +483,21 @@ TEST_F(PostgresCheckTest, ReplicationLagReadsZeroWhenIdle) {
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         p = Collect(*primary);
-        return Find(p, "postgres.replication.standbys") == 1 &&
-               Find(p, "postgres.replication.lag_bytes", kStandby) == 0 &&
-               Find(p, "postgres.replication.write_lag_bytes", kStandby) == 0 &&
-               Find(p, "postgres.replication.flush_lag_bytes", kStandby) == 0 &&
-               Find(p, "postgres.replication.replay_lag_seconds", kStandby) == 0 &&
-               Find(p, "postgres.replication.write_lag_seconds", kStandby) == 0 &&
-               Find(p, "postgres.replication.flush_lag_seconds", kStandby) == 0;
+        return FindSample(p, "postgres.replication.standbys") == 1 &&
+               FindSample(p, "postgres.replication.lag_bytes", kStandby) == 0 &&
+               FindSample(p, "postgres.replication.write_lag_bytes", kStandby) == 0 &&
+               FindSample(p, "postgres.replication.flush_lag_bytes", kStandby) == 0 &&
+               FindSample(p, "postgres.replication.replay_lag_seconds", kStandby) == 0 &&
+               FindSample(p, "postgres.replication.write_lag_seconds", kStandby) == 0 &&
+               FindSample(p, "postgres.replication.flush_lag_seconds", kStandby) == 0;
       },
       kSettle))
       << Show(p);
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         s = Collect(*standby);
-        return Find(s, "postgres.replication.lag_seconds") == 0 &&
-               Find(s, "postgres.replication.receiver_streaming") == 1;
+        return FindSample(s, "postgres.replication.lag_seconds") == 0 &&
+               FindSample(s, "postgres.replication.receiver_streaming") == 1;
       },
       kSettle))
       << Show(s);
@@ -520,7 +517,7 @@ TEST_F(PostgresCheckTest, PausedReplayMakesLagGrowAndResumingBringsItBackToZero)
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         s = Collect(*standby);
-        return Find(s, "postgres.replication.replay_paused") == 1;
+        return FindSample(s, "postgres.replication.replay_paused") == 1;
       },
       kSettle))
       << Show(s);
@@ -531,35 +528,35 @@ TEST_F(PostgresCheckTest, PausedReplayMakesLagGrowAndResumingBringsItBackToZero)
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         p = Collect(*primary);
-        return Find(p, "postgres.replication.lag_bytes", kStandby) > 1e6 &&
-               Find(p, "postgres.replication.replay_lag_seconds", kStandby) > 0;
+        return FindSample(p, "postgres.replication.lag_bytes", kStandby) > 1e6 &&
+               FindSample(p, "postgres.replication.replay_lag_seconds", kStandby) > 0;
       },
       kSettle))
       << Show(p);
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         s = Collect(*standby);
-        return Find(s, "postgres.replication.lag_seconds") > 0 &&
-               Find(s, "postgres.replication.replay_paused") == 1;
+        return FindSample(s, "postgres.replication.lag_seconds") > 0 &&
+               FindSample(s, "postgres.replication.replay_paused") == 1;
       },
       kSettle))
       << Show(s);
-  EXPECT_EQ(Find(s, "postgres.replication.receiver_streaming"), 1);
+  EXPECT_EQ(FindSample(s, "postgres.replication.receiver_streaming"), 1);
 
   standby_admin().Value("SELECT pg_wal_replay_resume()");
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         p = Collect(*primary);
-        return Find(p, "postgres.replication.lag_bytes", kStandby) == 0 &&
-               Find(p, "postgres.replication.replay_lag_seconds", kStandby) == 0;
+        return FindSample(p, "postgres.replication.lag_bytes", kStandby) == 0 &&
+               FindSample(p, "postgres.replication.replay_lag_seconds", kStandby) == 0;
       },
       kSettle))
       << Show(p);
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         s = Collect(*standby);
-        return Find(s, "postgres.replication.lag_seconds") == 0 &&
-               Find(s, "postgres.replication.replay_paused") == 0;
+        return FindSample(s, "postgres.replication.lag_seconds") == 0 &&
+               FindSample(s, "postgres.replication.replay_paused") == 0;
       },
       kSettle))
       << Show(s);
@@ -579,7 +576,7 @@ TEST_F(PostgresCheckTest, TerminatedSessionIsReplacedWithinTheSameCollection) {
       },
       kSettle));
   std::vector<Sample> s = Collect(*check);
-  EXPECT_EQ(Find(s, "postgres.in_recovery"), 0) << Show(s);
+  EXPECT_EQ(FindSample(s, "postgres.in_recovery"), 0) << Show(s);
   EXPECT_NE(check->backend_pid(), pid);
   EXPECT_GT(check->backend_pid(), 0);
 }
@@ -602,7 +599,7 @@ TEST_F(PostgresCheckTest, StoppedBackendFailsWithinQueryTimeoutAndTheNextCollect
   EXPECT_EQ(check->backend_pid(), 0);  // the half-used connection was dropped
 
   std::vector<Sample> s = Collect(*check);
-  EXPECT_EQ(Find(s, "postgres.in_recovery"), 0) << Show(s);
+  EXPECT_EQ(FindSample(s, "postgres.in_recovery"), 0) << Show(s);
   EXPECT_NE(check->backend_pid(), pid);
 }
 
@@ -633,8 +630,8 @@ TEST_F(PostgresCheckTest, WrongPasswordFailsWithoutThePasswordInTheMessage) {
       NewCheckFromYaml(absl::StrCat("host: 127.0.0.1\nport: ", primary_port(),
                                     "\nuser: pwuser\npassword_env: VIGIL_TEST_PG_PASSWORD\n"));
   std::vector<Sample> s = Collect(*good);
-  EXPECT_EQ(Find(s, "postgres.in_recovery"), 0) << Show(s);
-  EXPECT_EQ(Find(s, "postgres.replication.lag_bytes", kStandby).has_value(), true) << Show(s);
+  EXPECT_EQ(FindSample(s, "postgres.in_recovery"), 0) << Show(s);
+  EXPECT_EQ(FindSample(s, "postgres.replication.lag_bytes", kStandby).has_value(), true) << Show(s);
   ::unsetenv("VIGIL_TEST_PG_PASSWORD");
 }
 
@@ -643,7 +640,7 @@ TEST_F(PostgresCheckTest, StoppedStandbyIsGoneFromThePrimary) {
   auto primary = NewCheck(primary_port());
   auto standby = NewCheck(standby_port());
   std::vector<Sample> p = Collect(*primary);
-  ASSERT_EQ(Find(p, "postgres.replication.standbys"), 1) << Show(p);
+  ASSERT_EQ(FindSample(p, "postgres.replication.standbys"), 1) << Show(p);
   Collect(*standby);
 
   cluster_->standby_admin.reset();
@@ -651,7 +648,7 @@ TEST_F(PostgresCheckTest, StoppedStandbyIsGoneFromThePrimary) {
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         p = Collect(*primary);
-        return Find(p, "postgres.replication.standbys") == 0;
+        return FindSample(p, "postgres.replication.standbys") == 0;
       },
       kSettle))
       << Show(p);
@@ -667,7 +664,7 @@ TEST_F(PostgresCheckTest, StoppedStandbyIsGoneFromThePrimary) {
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         p = Collect(*primary);
-        return Find(p, "postgres.replication.standbys") == 1;
+        return FindSample(p, "postgres.replication.standbys") == 1;
       },
       kSettle))
       << Show(p);

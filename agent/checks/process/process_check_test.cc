@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/checks/check_testing.h"
 #include "common/config_reader.h"
 #include "common/testing/process.h"
 #include "gmock/gmock.h"
@@ -28,13 +29,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
-
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric) return s.value;
-  }
-  return std::nullopt;
-}
 
 std::vector<std::string> InitWith(ProcessCheck& check, const std::string& yaml) {
   absl::StatusOr<YAML::Node> node = LoadYamlString(yaml, "agent.yaml");
@@ -171,11 +165,11 @@ TEST_F(FakeProcTest, NameMatchesTheExactCommAndSkipsZombiesAndVanishedProcesses)
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0);
   EXPECT_THAT(capture.Restore(), IsEmpty());  // vanished processes are skipped silently
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "process.count"), 3.0);
-  EXPECT_EQ(Find(*s, "process.rss_bytes"), (20000.0 + 30000 + 25000) * 1024);
-  EXPECT_EQ(Find(*s, "process.threads"), 4.0);
-  EXPECT_EQ(Find(*s, "process.open_fds"), 18.0);
-  EXPECT_FALSE(Find(*s, "process.cpu_pct").has_value());  // a rate needs two collections
+  EXPECT_EQ(FindSample(*s, "process.count"), 3.0);
+  EXPECT_EQ(FindSample(*s, "process.rss_bytes"), (20000.0 + 30000 + 25000) * 1024);
+  EXPECT_EQ(FindSample(*s, "process.threads"), 4.0);
+  EXPECT_EQ(FindSample(*s, "process.open_fds"), 18.0);
+  EXPECT_FALSE(FindSample(*s, "process.cpu_pct").has_value());  // a rate needs two collections
 }
 
 TEST_F(FakeProcTest, PatternIsSearchedInTheCommandLine) {
@@ -183,8 +177,8 @@ TEST_F(FakeProcTest, PatternIsSearchedInTheCommandLine) {
   Init(check, "pattern: 'pool www$'\n");
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0);
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "process.count"), 2.0);  // 101, 102 (301 has gone)
-  EXPECT_EQ(Find(*s, "process.rss_bytes"), (30000.0 + 25000) * 1024);
+  EXPECT_EQ(FindSample(*s, "process.count"), 2.0);  // 101, 102 (301 has gone)
+  EXPECT_EQ(FindSample(*s, "process.rss_bytes"), (30000.0 + 25000) * 1024);
 }
 
 TEST_F(FakeProcTest, NothingMatchingIsACountOfZero) {
@@ -192,8 +186,8 @@ TEST_F(FakeProcTest, NothingMatchingIsACountOfZero) {
   Init(check, "process_name: nginx\n");
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0);
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "process.count"), 0.0);
-  EXPECT_EQ(Find(*s, "process.rss_bytes"), 0.0);
+  EXPECT_EQ(FindSample(*s, "process.count"), 0.0);
+  EXPECT_EQ(FindSample(*s, "process.rss_bytes"), 0.0);
 }
 
 // Clock ticks are USER_HZ (100 on Linux): 100 ticks are one second of one core.
@@ -214,8 +208,8 @@ TEST_F(FakeProcTest, CpuIsTheSumOfTickDeltasAsPercentOfOneCore) {
   WriteProcess(root_, started);
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0 + absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "process.count"), 4.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "process.cpu_pct"), 45.0);  // 450 ticks / 100 Hz / 10 s
+  EXPECT_EQ(FindSample(*s, "process.count"), 4.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "process.cpu_pct"), 45.0);  // 450 ticks / 100 Hz / 10 s
 }
 
 TEST_F(FakeProcTest, TicksGoingDownGiveNoNegativeCpu) {
@@ -225,7 +219,7 @@ TEST_F(FakeProcTest, TicksGoingDownGiveNoNegativeCpu) {
   WriteProcess(root_, Php(101, 5, 0));
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0 + absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "process.cpu_pct"), 0.0);
+  EXPECT_EQ(FindSample(*s, "process.cpu_pct"), 0.0);
 }
 
 TEST_F(FakeProcTest, MalformedStatSkipsThatProcessAndIsLoggedOnce) {
@@ -237,7 +231,7 @@ TEST_F(FakeProcTest, MalformedStatSkipsThatProcessAndIsLoggedOnce) {
   ASSERT_TRUE(check.Collect(kT0 + absl::Seconds(10)).ok());
   std::string log = capture.Restore();
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "process.count"), 2.0);
+  EXPECT_EQ(FindSample(*s, "process.count"), 2.0);
   EXPECT_THAT(log, HasSubstr("102/stat: expected at least 22 fields"));
   EXPECT_EQ(log.find('\n'), log.size() - 1) << log;  // one line for two collections
 }
@@ -303,18 +297,18 @@ TEST_F(LiveProcessTest, CountsRssAndThreadsOfRealProcessesByName) {
       [&] {
         absl::StatusOr<std::vector<Sample>> r = check.Collect(absl::Now());
         if (r.ok()) s = *r;
-        return r.ok() && Find(s, "process.count") == 3.0;
+        return r.ok() && FindSample(s, "process.count") == 3.0;
       },
       absl::Seconds(20)));
-  EXPECT_GT(*Find(s, "process.rss_bytes"), 3 * 100 * 1024.0);
-  EXPECT_EQ(Find(s, "process.threads"), 3.0);
-  ASSERT_TRUE(Find(s, "process.open_fds").has_value());  // root reads every fd directory
-  EXPECT_GE(*Find(s, "process.open_fds"), 9.0);          // stdin, stdout, stderr each
+  EXPECT_GT(*FindSample(s, "process.rss_bytes"), 3 * 100 * 1024.0);
+  EXPECT_EQ(FindSample(s, "process.threads"), 3.0);
+  ASSERT_TRUE(FindSample(s, "process.open_fds").has_value());  // root reads every fd directory
+  EXPECT_GE(*FindSample(s, "process.open_fds"), 9.0);          // stdin, stdout, stderr each
 
   sleepers_[0]->Stop(SIGKILL);
   absl::StatusOr<std::vector<Sample>> after = check.Collect(absl::Now());
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(Find(*after, "process.count"), 2.0);
+  EXPECT_EQ(FindSample(*after, "process.count"), 2.0);
 }
 
 TEST_F(LiveProcessTest, BusyLoopUsesMoreThanHalfACore) {
@@ -331,7 +325,7 @@ TEST_F(LiveProcessTest, BusyLoopUsesMoreThanHalfACore) {
           return false;
         }
         absl::StatusOr<std::vector<Sample>> r = check.Collect(absl::Now());
-        return r.ok() && Find(*r, "process.count") == 1.0;
+        return r.ok() && FindSample(*r, "process.count") == 1.0;
       },
       absl::Seconds(20)));
   // On a loaded machine (parallel builds), the highest priority for the loop's autogroup and
@@ -342,10 +336,10 @@ TEST_F(LiveProcessTest, BusyLoopUsesMoreThanHalfACore) {
   absl::SleepFor(absl::Seconds(1.5));            // the measurement window
   absl::StatusOr<std::vector<Sample>> s = check.Collect(absl::Now());
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "process.count"), 1.0);
-  ASSERT_TRUE(Find(*s, "process.cpu_pct").has_value());
-  EXPECT_GT(*Find(*s, "process.cpu_pct"), 50.0);
-  EXPECT_LE(*Find(*s, "process.cpu_pct"), 110.0);  // one thread cannot use more than a core
+  EXPECT_EQ(FindSample(*s, "process.count"), 1.0);
+  ASSERT_TRUE(FindSample(*s, "process.cpu_pct").has_value());
+  EXPECT_GT(*FindSample(*s, "process.cpu_pct"), 50.0);
+  EXPECT_LE(*FindSample(*s, "process.cpu_pct"), 110.0);  // one thread cannot use more than a core
 
   // The sleepers, meanwhile, use next to nothing.
   ProcessCheck idle;
@@ -354,7 +348,7 @@ TEST_F(LiveProcessTest, BusyLoopUsesMoreThanHalfACore) {
   absl::SleepFor(absl::Milliseconds(500));
   absl::StatusOr<std::vector<Sample>> i = idle.Collect(absl::Now());
   ASSERT_TRUE(i.ok()) << i.status();
-  EXPECT_LT(*Find(*i, "process.cpu_pct"), 5.0);
+  EXPECT_LT(*FindSample(*i, "process.cpu_pct"), 5.0);
   busy.Stop(SIGKILL);
 }
 
@@ -371,7 +365,7 @@ TEST(LiveProcessChurn, ProcessesExitingDuringTheScanAreSkippedSilently) {
   for (int i = 0; i < 25; ++i) {
     absl::StatusOr<std::vector<Sample>> a = all.Collect(absl::Now());
     ASSERT_TRUE(a.ok()) << a.status();
-    EXPECT_GE(*Find(*a, "process.count"), 2.0);  // at least this test and the churning shell
+    EXPECT_GE(*FindSample(*a, "process.count"), 2.0);  // at least this test and the churning shell
     ASSERT_TRUE(by_name.Collect(absl::Now()).ok());
   }
   std::string log = capture.Restore();

@@ -38,14 +38,6 @@ constexpr char kRedisBenchmark[] = "/usr/bin/redis-benchmark";
 constexpr char kAlicePassword[] = "alice-S3cret!";
 constexpr char kDefaultPassword[] = "default-pw-42";
 
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric,
-                           const Labels& labels = {}) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric && s.labels == labels) return s.value;
-  }
-  return std::nullopt;
-}
-
 // Runs one command on a server (the test's own client, not the check's).
 std::string Command(int port, const std::vector<std::string>& args,
                     const std::string& password = "") {
@@ -213,26 +205,26 @@ TEST_F(RedisCheckTest, MasterReportsItsReplicaWithZeroLagWhenIdle) {
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         samples = MustCollect(*check);
-        return Find(samples, "redis.replication.lag_bytes", replica) == 0;
+        return FindSample(samples, "redis.replication.lag_bytes", replica) == 0;
       },
       absl::Seconds(15)));
-  EXPECT_EQ(Find(samples, "redis.replication.is_master"), 1);
-  EXPECT_EQ(Find(samples, "redis.replication.connected_replicas"), 1);
-  EXPECT_FALSE(Find(samples, "redis.replication.master_link_up").has_value());
+  EXPECT_EQ(FindSample(samples, "redis.replication.is_master"), 1);
+  EXPECT_EQ(FindSample(samples, "redis.replication.connected_replicas"), 1);
+  EXPECT_FALSE(FindSample(samples, "redis.replication.master_link_up").has_value());
   // connected_clients leaves out replicas: the check's own connection.
-  EXPECT_GE(Find(samples, "redis.clients.connected").value_or(0), 1);
-  EXPECT_GT(Find(samples, "redis.memory.used_bytes").value_or(0), 100'000);
+  EXPECT_GE(FindSample(samples, "redis.clients.connected").value_or(0), 1);
+  EXPECT_GT(FindSample(samples, "redis.memory.used_bytes").value_or(0), 100'000);
 }
 
 TEST_F(RedisCheckTest, ReplicaReportsLinkUpAndRecentMasterIo) {
   auto check = CheckOn(replica_port_);
   std::vector<Sample> samples = MustCollect(*check);
-  EXPECT_EQ(Find(samples, "redis.replication.is_master"), 0);
-  EXPECT_EQ(Find(samples, "redis.replication.master_link_up"), 1);
-  ASSERT_TRUE(Find(samples, "redis.replication.master_last_io_seconds").has_value());
+  EXPECT_EQ(FindSample(samples, "redis.replication.is_master"), 0);
+  EXPECT_EQ(FindSample(samples, "redis.replication.master_link_up"), 1);
+  ASSERT_TRUE(FindSample(samples, "redis.replication.master_last_io_seconds").has_value());
   // The master pings its replicas every 10 s (repl-ping-replica-period).
-  EXPECT_LE(*Find(samples, "redis.replication.master_last_io_seconds"), 11);
-  EXPECT_EQ(Find(samples, "redis.replication.sync_in_progress"), 0);
+  EXPECT_LE(*FindSample(samples, "redis.replication.master_last_io_seconds"), 11);
+  EXPECT_EQ(FindSample(samples, "redis.replication.sync_in_progress"), 0);
 }
 
 TEST_F(RedisCheckTest, StoppedReplicaMakesMasterLagGrowAndResumingBringsItBack) {
@@ -246,9 +238,9 @@ TEST_F(RedisCheckTest, StoppedReplicaMakesMasterLagGrowAndResumingBringsItBack) 
   std::vector<Sample> samples = MustCollect(*check);
   replica_->Signal(SIGCONT);
   // At least the 20 values written while the replica could not acknowledge them.
-  EXPECT_GE(Find(samples, "redis.replication.lag_bytes", replica).value_or(0), 200'000);
+  EXPECT_GE(FindSample(samples, "redis.replication.lag_bytes", replica).value_or(0), 200'000);
   EXPECT_TRUE(testing::WaitFor(
-      [&] { return Find(MustCollect(*check), "redis.replication.lag_bytes", replica) == 0; },
+      [&] { return FindSample(MustCollect(*check), "redis.replication.lag_bytes", replica) == 0; },
       absl::Seconds(15)));
 }
 
@@ -256,7 +248,7 @@ TEST_F(RedisCheckTest, MasterLinkGoesDownWithinAnIntervalOfStoppingTheMasterAndU
   const absl::Duration interval = absl::Seconds(1);
   auto replica_check = CheckOn(replica_port_);
   auto master_check = CheckOn(master_port_);
-  EXPECT_EQ(Find(MustCollect(*replica_check), "redis.replication.master_link_up"), 1);
+  EXPECT_EQ(FindSample(MustCollect(*replica_check), "redis.replication.master_link_up"), 1);
   MustCollect(*master_check);  // keeps a connection the restart will break
 
   ASSERT_EQ(master_->Stop(SIGTERM), 0);
@@ -265,12 +257,12 @@ TEST_F(RedisCheckTest, MasterLinkGoesDownWithinAnIntervalOfStoppingTheMasterAndU
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         samples = MustCollect(*replica_check);
-        return Find(samples, "redis.replication.master_link_up") == 0;
+        return FindSample(samples, "redis.replication.master_link_up") == 0;
       },
       interval))
       << "master_link_up still 1 one interval after the master stopped";
   EXPECT_LT(absl::Now() - stopped, interval);
-  EXPECT_FALSE(Find(samples, "redis.replication.master_last_io_seconds").has_value());
+  EXPECT_FALSE(FindSample(samples, "redis.replication.master_last_io_seconds").has_value());
   // The stopped master itself: the check fails.
   absl::StatusOr<std::vector<Sample>> gone = master_check->Collect(absl::Now());
   EXPECT_EQ(gone.status().code(), absl::StatusCode::kUnavailable) << gone.status();
@@ -281,13 +273,15 @@ TEST_F(RedisCheckTest, MasterLinkGoesDownWithinAnIntervalOfStoppingTheMasterAndU
   ASSERT_TRUE(testing::WaitFor([] { return Pings(master_port_); }, absl::Seconds(20)))
       << master_->Stdout();
   EXPECT_TRUE(testing::WaitFor(
-      [&] { return Find(MustCollect(*replica_check), "redis.replication.master_link_up") == 1; },
+      [&] {
+        return FindSample(MustCollect(*replica_check), "redis.replication.master_link_up") == 1;
+      },
       absl::Seconds(30)))
       << "the replica did not report its link up after the master restarted";
   // The master's check reconnects by itself; a new server run gives no rates yet.
   std::vector<Sample> after = MustCollect(*master_check);
-  EXPECT_EQ(Find(after, "redis.replication.is_master"), 1);
-  EXPECT_FALSE(Find(after, "redis.ops_per_second").has_value());
+  EXPECT_EQ(FindSample(after, "redis.replication.is_master"), 1);
+  EXPECT_FALSE(FindSample(after, "redis.ops_per_second").has_value());
 }
 
 TEST_F(RedisCheckTest, CpuAndOpsRiseUnderBenchmarkLoad) {
@@ -295,8 +289,8 @@ TEST_F(RedisCheckTest, CpuAndOpsRiseUnderBenchmarkLoad) {
   MustCollect(*check);
   absl::SleepFor(absl::Seconds(1));  // an idle measurement interval, not a wait for a condition
   std::vector<Sample> idle = MustCollect(*check);
-  ASSERT_TRUE(Find(idle, "redis.cpu_pct").has_value());
-  ASSERT_TRUE(Find(idle, "redis.ops_per_second").has_value());
+  ASSERT_TRUE(FindSample(idle, "redis.cpu_pct").has_value());
+  ASSERT_TRUE(FindSample(idle, "redis.ops_per_second").has_value());
 
   const absl::Time start = absl::Now();
   MustCollect(*check);
@@ -307,15 +301,16 @@ TEST_F(RedisCheckTest, CpuAndOpsRiseUnderBenchmarkLoad) {
   std::vector<Sample> load = MustCollect(*check);
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
 
-  ASSERT_TRUE(Find(load, "redis.cpu_pct").has_value());
-  ASSERT_TRUE(Find(load, "redis.ops_per_second").has_value());
-  EXPECT_GT(*Find(load, "redis.cpu_pct"), *Find(idle, "redis.cpu_pct"));
-  EXPECT_GT(*Find(load, "redis.cpu_pct"), 5) << "a benchmark should keep Redis busy";
+  ASSERT_TRUE(FindSample(load, "redis.cpu_pct").has_value());
+  ASSERT_TRUE(FindSample(load, "redis.ops_per_second").has_value());
+  EXPECT_GT(*FindSample(load, "redis.cpu_pct"), *FindSample(idle, "redis.cpu_pct"));
+  EXPECT_GT(*FindSample(load, "redis.cpu_pct"), 5) << "a benchmark should keep Redis busy";
   // 50000 SETs and 50000 GETs ran between the two INFOs, which were less than `seconds` apart.
-  EXPECT_GE(*Find(load, "redis.ops_per_second"), 100'000 / seconds);
-  EXPECT_GT(*Find(load, "redis.ops_per_second"), 10 * *Find(idle, "redis.ops_per_second"));
+  EXPECT_GE(*FindSample(load, "redis.ops_per_second"), 100'000 / seconds);
+  EXPECT_GT(*FindSample(load, "redis.ops_per_second"),
+            10 * *FindSample(idle, "redis.ops_per_second"));
   // redis-benchmark GETs the keys it SETs.
-  EXPECT_GT(Find(load, "redis.keyspace.hit_ratio").value_or(0), 0.9);
+  EXPECT_GT(FindSample(load, "redis.keyspace.hit_ratio").value_or(0), 0.9);
 }
 
 TEST_F(RedisCheckTest, HitRatioCountsTheIntervalsLookups) {
@@ -327,10 +322,10 @@ TEST_F(RedisCheckTest, HitRatioCountsTheIntervalsLookups) {
   ASSERT_EQ(Command(standalone_port_, {"GET", "hit"}, kDefaultPassword), "1");
   ASSERT_EQ(Command(standalone_port_, {"GET", "missing"}, kDefaultPassword), "");
   std::vector<Sample> samples = MustCollect(*check);
-  ASSERT_TRUE(Find(samples, "redis.keyspace.hit_ratio").has_value());
-  EXPECT_DOUBLE_EQ(*Find(samples, "redis.keyspace.hit_ratio"), 2.0 / 3.0);
+  ASSERT_TRUE(FindSample(samples, "redis.keyspace.hit_ratio").has_value());
+  EXPECT_DOUBLE_EQ(*FindSample(samples, "redis.keyspace.hit_ratio"), 2.0 / 3.0);
   // No lookups since: no ratio at all rather than 0.
-  EXPECT_FALSE(Find(MustCollect(*check), "redis.keyspace.hit_ratio").has_value());
+  EXPECT_FALSE(FindSample(MustCollect(*check), "redis.keyspace.hit_ratio").has_value());
   unsetenv("VIGIL_TEST_REDIS_PW");
 }
 
@@ -349,8 +344,8 @@ TEST_F(RedisCheckTest, ExpiredAndEvictedKeysAreCountedPerSecond) {
       },
       absl::Seconds(5)));
   std::vector<Sample> samples = MustCollect(*check);
-  EXPECT_GT(Find(samples, "redis.keys.expired_per_second").value_or(0), 0);
-  EXPECT_EQ(Find(samples, "redis.keys.evicted_per_second"), 0);
+  EXPECT_GT(FindSample(samples, "redis.keys.expired_per_second").value_or(0), 0);
+  EXPECT_EQ(FindSample(samples, "redis.keys.evicted_per_second"), 0);
 
   // A memory limit just above what is used, then more data than fits.
   ASSERT_EQ(Command(standalone_port_, {"CONFIG", "SET", "maxmemory-policy", "allkeys-random"},
@@ -364,19 +359,19 @@ TEST_F(RedisCheckTest, ExpiredAndEvictedKeysAreCountedPerSecond) {
               "OK");
   }
   samples = MustCollect(*check);
-  EXPECT_EQ(Find(samples, "redis.memory.max_bytes"), 3 << 20);
+  EXPECT_EQ(FindSample(samples, "redis.memory.max_bytes"), 3 << 20);
   ASSERT_EQ(Command(standalone_port_, {"CONFIG", "SET", "maxmemory", "0"}, kDefaultPassword), "OK");
   ASSERT_EQ(Command(standalone_port_, {"FLUSHALL"}, kDefaultPassword), "OK");
-  EXPECT_GT(Find(samples, "redis.keys.evicted_per_second").value_or(0), 0);
+  EXPECT_GT(FindSample(samples, "redis.keys.evicted_per_second").value_or(0), 0);
 }
 
 TEST_F(RedisCheckTest, AclUserWithPasswordFileCollects) {
   std::string pw = dir_->Write("alice.pw", std::string(kAlicePassword) + "\n");
   auto check = CheckOn(standalone_port_, "username: alice\npassword_file: " + pw + "\n");
   std::vector<Sample> samples = MustCollect(*check);
-  EXPECT_EQ(Find(samples, "redis.replication.is_master"), 1);
-  EXPECT_EQ(Find(samples, "redis.replication.connected_replicas"), 0);
-  EXPECT_GE(Find(samples, "redis.clients.connected").value_or(0), 1);
+  EXPECT_EQ(FindSample(samples, "redis.replication.is_master"), 1);
+  EXPECT_EQ(FindSample(samples, "redis.replication.connected_replicas"), 0);
+  EXPECT_GE(FindSample(samples, "redis.clients.connected").value_or(0), 1);
   EXPECT_EQ(Command(standalone_port_, {"ACL", "WHOAMI"}, kDefaultPassword), "default");
 }
 

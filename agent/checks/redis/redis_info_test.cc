@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_replace.h"
+#include "agent/checks/check_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -43,14 +44,6 @@ absl::Status ErrorOf(const std::string& text) {
   absl::StatusOr<InfoReply> info = ParseInfo(text, kSource);
   if (!info.ok()) return info.status();
   return ExtractStats(*info, kSource).status();
-}
-
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric,
-                           const Labels& labels = {}) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric && s.labels == labels) return s.value;
-  }
-  return std::nullopt;
 }
 
 // Replaces the value of `field` in an INFO reply.
@@ -125,18 +118,19 @@ TEST(RedisExtractStats, RecordedReplicaWithLinkDown) {
 TEST(RedisStatsToSamples, FirstSnapshotOfMasterHasGaugesAndReplicaLagButNoRates) {
   Snapshot cur{StatsOf(Recorded("info_master.txt")), kT0};
   std::vector<Sample> samples = StatsToSamples(cur, nullptr);
-  EXPECT_EQ(Find(samples, "redis.clients.connected"), 1);
-  EXPECT_EQ(Find(samples, "redis.memory.used_bytes"), 1083872);
-  EXPECT_EQ(Find(samples, "redis.memory.fragmentation_ratio"), 11.70);
-  EXPECT_EQ(Find(samples, "redis.replication.is_master"), 1);
-  EXPECT_EQ(Find(samples, "redis.replication.connected_replicas"), 1);
-  EXPECT_EQ(Find(samples, "redis.replication.lag_bytes", {{"replica", "127.0.0.1:26380"}}), 0);
-  EXPECT_EQ(Find(samples, "redis.keyspace.keys", {{"db", "db0"}}), 1);
-  EXPECT_FALSE(Find(samples, "redis.replication.master_link_up").has_value());
-  EXPECT_FALSE(Find(samples, "redis.memory.max_bytes").has_value());  // maxmemory 0: no limit
+  EXPECT_EQ(FindSample(samples, "redis.clients.connected"), 1);
+  EXPECT_EQ(FindSample(samples, "redis.memory.used_bytes"), 1083872);
+  EXPECT_EQ(FindSample(samples, "redis.memory.fragmentation_ratio"), 11.70);
+  EXPECT_EQ(FindSample(samples, "redis.replication.is_master"), 1);
+  EXPECT_EQ(FindSample(samples, "redis.replication.connected_replicas"), 1);
+  EXPECT_EQ(FindSample(samples, "redis.replication.lag_bytes", {{"replica", "127.0.0.1:26380"}}),
+            0);
+  EXPECT_EQ(FindSample(samples, "redis.keyspace.keys", {{"db", "db0"}}), 1);
+  EXPECT_FALSE(FindSample(samples, "redis.replication.master_link_up").has_value());
+  EXPECT_FALSE(FindSample(samples, "redis.memory.max_bytes").has_value());  // maxmemory 0: no limit
   for (const char* rate : {"redis.cpu_pct", "redis.ops_per_second", "redis.keyspace.hit_ratio",
                            "redis.keys.expired_per_second", "redis.keys.evicted_per_second"}) {
-    EXPECT_FALSE(Find(samples, rate).has_value()) << rate;
+    EXPECT_FALSE(FindSample(samples, rate).has_value()) << rate;
   }
 }
 
@@ -147,8 +141,8 @@ TEST(RedisStatsToSamples, ReplicaLagIsMasterOffsetMinusReplicaOffset) {
                    "ip=127.0.0.1,port=26380,state=online,offset=1127,lag=3");
   std::vector<Sample> samples = StatsToSamples({StatsOf(text), kT0}, nullptr);
   Labels replica = {{"replica", "127.0.0.1:26380"}};
-  EXPECT_EQ(Find(samples, "redis.replication.lag_bytes", replica), 4000);
-  EXPECT_EQ(Find(samples, "redis.replication.replica_last_ack_seconds", replica), 3);
+  EXPECT_EQ(FindSample(samples, "redis.replication.lag_bytes", replica), 4000);
+  EXPECT_EQ(FindSample(samples, "redis.replication.replica_last_ack_seconds", replica), 3);
 }
 
 TEST(RedisStatsToSamples, RecordedReplicaPairGivesLinkDownAndRatesOverServerClock) {
@@ -156,22 +150,22 @@ TEST(RedisStatsToSamples, RecordedReplicaPairGivesLinkDownAndRatesOverServerCloc
   // The agent's clock says 10 s; the server's clock (server_time_usec) says 1.526926 s.
   Snapshot cur{StatsOf(Recorded("info_replica_link_down.txt")), kT0 + absl::Seconds(10)};
   std::vector<Sample> up = StatsToSamples(prev, nullptr);
-  EXPECT_EQ(Find(up, "redis.replication.master_link_up"), 1);
-  EXPECT_EQ(Find(up, "redis.replication.master_last_io_seconds"), 1);
-  EXPECT_EQ(Find(up, "redis.replication.is_master"), 0);
+  EXPECT_EQ(FindSample(up, "redis.replication.master_link_up"), 1);
+  EXPECT_EQ(FindSample(up, "redis.replication.master_last_io_seconds"), 1);
+  EXPECT_EQ(FindSample(up, "redis.replication.is_master"), 0);
 
   std::vector<Sample> down = StatsToSamples(cur, &prev);
-  EXPECT_EQ(Find(down, "redis.replication.master_link_up"), 0);
-  EXPECT_FALSE(Find(down, "redis.replication.master_last_io_seconds").has_value());
-  EXPECT_EQ(Find(down, "redis.replication.master_link_down_seconds"), 2);
+  EXPECT_EQ(FindSample(down, "redis.replication.master_link_up"), 0);
+  EXPECT_FALSE(FindSample(down, "redis.replication.master_last_io_seconds").has_value());
+  EXPECT_EQ(FindSample(down, "redis.replication.master_link_down_seconds"), 2);
   const double seconds = 1.526926;
-  ASSERT_TRUE(Find(down, "redis.cpu_pct").has_value());
-  EXPECT_NEAR(*Find(down, "redis.cpu_pct"),
+  ASSERT_TRUE(FindSample(down, "redis.cpu_pct").has_value());
+  EXPECT_NEAR(*FindSample(down, "redis.cpu_pct"),
               100 * ((0.004271 + 0.012813) - (0.003564 + 0.010692)) / seconds, 1e-9);
-  EXPECT_NEAR(*Find(down, "redis.ops_per_second"), 1 / seconds, 1e-9);
-  EXPECT_EQ(Find(down, "redis.keys.expired_per_second"), 0);
+  EXPECT_NEAR(*FindSample(down, "redis.ops_per_second"), 1 / seconds, 1e-9);
+  EXPECT_EQ(FindSample(down, "redis.keys.expired_per_second"), 0);
   // No lookups in the interval: no hit ratio rather than 0 or NaN.
-  EXPECT_FALSE(Find(down, "redis.keyspace.hit_ratio").has_value());
+  EXPECT_FALSE(FindSample(down, "redis.keyspace.hit_ratio").has_value());
 }
 
 TEST(RedisStatsToSamples, HitRatioIsHitsOverLookupsInTheInterval) {
@@ -185,10 +179,10 @@ TEST(RedisStatsToSamples, HitRatioIsHitsOverLookupsInTheInterval) {
   b.evicted_keys = a.evicted_keys + 20;
   Snapshot prev{a, kT0}, cur{b, kT0 + absl::Seconds(2)};
   std::vector<Sample> samples = StatsToSamples(cur, &prev);
-  EXPECT_EQ(Find(samples, "redis.keyspace.hit_ratio"), 0.75);
-  EXPECT_EQ(Find(samples, "redis.cpu_pct"), 25);  // 0.5 s of CPU in 2 s
-  EXPECT_EQ(Find(samples, "redis.ops_per_second"), 500);
-  EXPECT_EQ(Find(samples, "redis.keys.evicted_per_second"), 10);
+  EXPECT_EQ(FindSample(samples, "redis.keyspace.hit_ratio"), 0.75);
+  EXPECT_EQ(FindSample(samples, "redis.cpu_pct"), 25);  // 0.5 s of CPU in 2 s
+  EXPECT_EQ(FindSample(samples, "redis.ops_per_second"), 500);
+  EXPECT_EQ(FindSample(samples, "redis.keys.evicted_per_second"), 10);
 }
 
 TEST(RedisStatsToSamples, AgentClockIsUsedWithoutServerTime) {
@@ -197,7 +191,7 @@ TEST(RedisStatsToSamples, AgentClockIsUsedWithoutServerTime) {
   RedisStats b = a;
   b.total_commands_processed += 400;
   Snapshot prev{a, kT0}, cur{b, kT0 + absl::Seconds(4)};
-  EXPECT_EQ(Find(StatsToSamples(cur, &prev), "redis.ops_per_second"), 100);
+  EXPECT_EQ(FindSample(StatsToSamples(cur, &prev), "redis.ops_per_second"), 100);
 }
 
 TEST(RedisStatsToSamples, RestartedServerGivesNoRates) {
@@ -208,9 +202,9 @@ TEST(RedisStatsToSamples, RestartedServerGivesNoRates) {
   b.server_time_usec = *a.server_time_usec + 1'000'000;
   Snapshot prev{a, kT0}, cur{b, kT0 + absl::Seconds(1)};
   std::vector<Sample> samples = StatsToSamples(cur, &prev);
-  EXPECT_FALSE(Find(samples, "redis.ops_per_second").has_value());
-  EXPECT_FALSE(Find(samples, "redis.cpu_pct").has_value());
-  EXPECT_EQ(Find(samples, "redis.clients.connected"), 1);  // gauges still there
+  EXPECT_FALSE(FindSample(samples, "redis.ops_per_second").has_value());
+  EXPECT_FALSE(FindSample(samples, "redis.cpu_pct").has_value());
+  EXPECT_EQ(FindSample(samples, "redis.clients.connected"), 1);  // gauges still there
 }
 
 TEST(RedisStatsToSamples, CounterThatWentDownGivesNoNegativeRate) {
@@ -221,8 +215,8 @@ TEST(RedisStatsToSamples, CounterThatWentDownGivesNoNegativeRate) {
   b.server_time_usec = *a.server_time_usec + 1'000'000;
   Snapshot prev{a, kT0}, cur{b, kT0 + absl::Seconds(1)};
   std::vector<Sample> samples = StatsToSamples(cur, &prev);
-  EXPECT_FALSE(Find(samples, "redis.keys.expired_per_second").has_value());
-  EXPECT_EQ(Find(samples, "redis.ops_per_second"), 10);
+  EXPECT_FALSE(FindSample(samples, "redis.keys.expired_per_second").has_value());
+  EXPECT_EQ(FindSample(samples, "redis.ops_per_second"), 10);
 }
 
 TEST(RedisParseInfo, EmptyReplyIsAnError) {

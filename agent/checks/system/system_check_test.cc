@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/checks/check_testing.h"
 #include "common/config_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,14 +29,6 @@ using ::testing::IsEmpty;
 
 const std::string kTestData = std::string(VIGIL_SOURCE_DIR) + "/agent/checks/system/testdata";
 const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
-
-std::optional<double> Find(const std::vector<Sample>& samples, const std::string& metric,
-                           const Labels& labels = {}) {
-  for (const Sample& s : samples) {
-    if (s.metric == metric && s.labels == labels) return s.value;
-  }
-  return std::nullopt;
-}
 
 std::vector<Sample> WithPrefix(const std::vector<Sample>& samples, const std::string& prefix) {
   std::vector<Sample> out;
@@ -113,10 +106,10 @@ TEST_F(SystemCheckTest, FirstCollectEmitsGaugesButNoRates) {
   EXPECT_THAT(WithPrefix(*s, "system.cpu."), IsEmpty());
   EXPECT_THAT(WithPrefix(*s, "system.disk."), IsEmpty());
   EXPECT_THAT(WithPrefix(*s, "system.net."), IsEmpty());
-  EXPECT_EQ(Find(*s, "system.load.1"), 0.04);
-  EXPECT_EQ(Find(*s, "system.load.5"), 0.08);
-  EXPECT_EQ(Find(*s, "system.load.15"), 0.03);
-  EXPECT_EQ(Find(*s, "system.uptime_seconds"), 419.78);
+  EXPECT_EQ(FindSample(*s, "system.load.1"), 0.04);
+  EXPECT_EQ(FindSample(*s, "system.load.5"), 0.08);
+  EXPECT_EQ(FindSample(*s, "system.load.15"), 0.03);
+  EXPECT_EQ(FindSample(*s, "system.uptime_seconds"), 419.78);
 }
 
 TEST_F(SystemCheckTest, MemoryAndSwapComeFromMeminfo) {
@@ -125,14 +118,14 @@ TEST_F(SystemCheckTest, MemoryAndSwapComeFromMeminfo) {
   InitOnRoot(check);
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0);
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "system.memory.total_bytes"), 24683656.0 * 1024);
-  EXPECT_EQ(Find(*s, "system.memory.available_bytes"), 24341360.0 * 1024);
-  EXPECT_EQ(Find(*s, "system.memory.used_bytes"), (24683656.0 - 24341360.0) * 1024);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.memory.used_pct"),
+  EXPECT_EQ(FindSample(*s, "system.memory.total_bytes"), 24683656.0 * 1024);
+  EXPECT_EQ(FindSample(*s, "system.memory.available_bytes"), 24341360.0 * 1024);
+  EXPECT_EQ(FindSample(*s, "system.memory.used_bytes"), (24683656.0 - 24341360.0) * 1024);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.memory.used_pct"),
                    100.0 * (24683656.0 - 24341360.0) / 24683656.0);
-  EXPECT_EQ(Find(*s, "system.swap.total_bytes"), 0.0);
-  EXPECT_EQ(Find(*s, "system.swap.used_bytes"), 0.0);
-  EXPECT_EQ(Find(*s, "system.swap.used_pct"), 0.0);
+  EXPECT_EQ(FindSample(*s, "system.swap.total_bytes"), 0.0);
+  EXPECT_EQ(FindSample(*s, "system.swap.used_bytes"), 0.0);
+  EXPECT_EQ(FindSample(*s, "system.swap.used_pct"), 0.0);
 }
 
 TEST_F(SystemCheckTest, SwapUsedIsTotalMinusFree) {
@@ -143,10 +136,10 @@ TEST_F(SystemCheckTest, SwapUsedIsTotalMinusFree) {
   InitOnRoot(check);
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0);
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "system.memory.used_pct"), 75.0);
-  EXPECT_EQ(Find(*s, "system.swap.total_bytes"), 400.0 * 1024);
-  EXPECT_EQ(Find(*s, "system.swap.used_bytes"), 100.0 * 1024);
-  EXPECT_EQ(Find(*s, "system.swap.used_pct"), 25.0);
+  EXPECT_EQ(FindSample(*s, "system.memory.used_pct"), 75.0);
+  EXPECT_EQ(FindSample(*s, "system.swap.total_bytes"), 400.0 * 1024);
+  EXPECT_EQ(FindSample(*s, "system.swap.used_bytes"), 100.0 * 1024);
+  EXPECT_EQ(FindSample(*s, "system.swap.used_pct"), 25.0);
 }
 
 // t2's cpu line adds user 600, nice 100, system 200, idle 800, iowait 100, irq 50,
@@ -159,12 +152,12 @@ TEST_F(SystemCheckTest, CpuPercentagesComeFromTickDeltas) {
   UseSnapshot("t2");
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0 + absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.cpu.utilization"), 55.0);  // (2000 - 800 - 100) / 2000
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.cpu.user"), 35.0);         // 700 / 2000
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.cpu.system"), 15.0);       // 300 / 2000
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.cpu.iowait"), 5.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.cpu.steal"), 5.0);
-  EXPECT_EQ(Find(*s, "system.load.1"), 1.5);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.cpu.utilization"), 55.0);  // (2000 - 800 - 100) / 2000
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.cpu.user"), 35.0);         // 700 / 2000
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.cpu.system"), 15.0);       // 300 / 2000
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.cpu.iowait"), 5.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.cpu.steal"), 5.0);
+  EXPECT_EQ(FindSample(*s, "system.load.1"), 1.5);
 }
 
 // t2 adds to vda: 1000 reads, 20480 sectors read, 500 writes, 40960 sectors written; 10 s.
@@ -177,11 +170,11 @@ TEST_F(SystemCheckTest, DiskRatesComeFromCounterDeltasOverElapsedTime) {
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0 + absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s.status();
   const Labels vda = {{"device", "vda"}};
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.disk.read_bytes_per_sec", vda), 20480.0 * 512 / 10);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.disk.write_bytes_per_sec", vda), 40960.0 * 512 / 10);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.disk.read_ops_per_sec", vda), 100.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.disk.write_ops_per_sec", vda), 50.0);
-  EXPECT_EQ(Find(*s, "system.disk.read_ops_per_sec", {{"device", "zram0"}}), 0.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.disk.read_bytes_per_sec", vda), 20480.0 * 512 / 10);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.disk.write_bytes_per_sec", vda), 40960.0 * 512 / 10);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.disk.read_ops_per_sec", vda), 100.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.disk.write_ops_per_sec", vda), 50.0);
+  EXPECT_EQ(FindSample(*s, "system.disk.read_ops_per_sec", {{"device", "zram0"}}), 0.0);
 }
 
 TEST_F(SystemCheckTest, LoopAndRamDevicesAreExcludedByDefault) {
@@ -220,14 +213,14 @@ TEST_F(SystemCheckTest, NetRatesComeFromCounterDeltasOverElapsedTime) {
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0 + absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s.status();
   const Labels eth0 = {{"interface", "eth0"}};
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.rx_bytes_per_sec", eth0), 100000.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.rx_packets_per_sec", eth0), 100.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.rx_errors_per_sec", eth0), 1.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.rx_drops_per_sec", eth0), 2.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.tx_bytes_per_sec", eth0), 50000.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.tx_packets_per_sec", eth0), 50.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.tx_errors_per_sec", eth0), 0.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.tx_drops_per_sec", eth0), 0.5);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.rx_bytes_per_sec", eth0), 100000.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.rx_packets_per_sec", eth0), 100.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.rx_errors_per_sec", eth0), 1.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.rx_drops_per_sec", eth0), 2.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.tx_bytes_per_sec", eth0), 50000.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.tx_packets_per_sec", eth0), 50.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.tx_errors_per_sec", eth0), 0.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.tx_drops_per_sec", eth0), 0.5);
 }
 
 TEST_F(SystemCheckTest, LoopbackIsExcludedAndNewInterfaceWaitsForSecondSample) {
@@ -243,7 +236,7 @@ TEST_F(SystemCheckTest, LoopbackIsExcludedAndNewInterfaceWaitsForSecondSample) {
   UseSnapshot("t3");
   s = check.Collect(kT0 + absl::Seconds(20));
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "system.net.rx_packets_per_sec", {{"interface", "wg0"}}), 0.0);
+  EXPECT_EQ(FindSample(*s, "system.net.rx_packets_per_sec", {{"interface", "wg0"}}), 0.0);
 }
 
 TEST_F(SystemCheckTest, ExcludeInterfacesMatchesPrefixes) {
@@ -269,15 +262,15 @@ TEST_F(SystemCheckTest, CounterThatWentDownGivesNoRateForThatInterval) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_THAT(WithPrefix(*s, "system.cpu."), IsEmpty());
   const Labels vda = {{"device", "vda"}};
-  EXPECT_EQ(Find(*s, "system.disk.read_bytes_per_sec", vda), std::nullopt);
-  EXPECT_EQ(Find(*s, "system.disk.read_ops_per_sec", vda), std::nullopt);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.disk.write_ops_per_sec", vda), 10.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.disk.write_bytes_per_sec", vda), 2048.0 * 512 / 10);
+  EXPECT_EQ(FindSample(*s, "system.disk.read_bytes_per_sec", vda), std::nullopt);
+  EXPECT_EQ(FindSample(*s, "system.disk.read_ops_per_sec", vda), std::nullopt);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.disk.write_ops_per_sec", vda), 10.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.disk.write_bytes_per_sec", vda), 2048.0 * 512 / 10);
   const Labels eth0 = {{"interface", "eth0"}};
-  EXPECT_EQ(Find(*s, "system.net.rx_bytes_per_sec", eth0), std::nullopt);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.rx_packets_per_sec", eth0), 0.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.tx_bytes_per_sec", eth0), 10000.0);
-  EXPECT_DOUBLE_EQ(*Find(*s, "system.net.tx_packets_per_sec", eth0), 10.0);
+  EXPECT_EQ(FindSample(*s, "system.net.rx_bytes_per_sec", eth0), std::nullopt);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.rx_packets_per_sec", eth0), 0.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.tx_bytes_per_sec", eth0), 10000.0);
+  EXPECT_DOUBLE_EQ(*FindSample(*s, "system.net.tx_packets_per_sec", eth0), 10.0);
 }
 
 TEST_F(SystemCheckTest, RatesResumeAfterTheIntervalWithAReset) {
@@ -289,8 +282,8 @@ TEST_F(SystemCheckTest, RatesResumeAfterTheIntervalWithAReset) {
   ASSERT_TRUE(check.Collect(kT0 + absl::Seconds(10)).ok());
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0 + absl::Seconds(20));  // unchanged
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "system.disk.read_ops_per_sec", {{"device", "vda"}}), 0.0);
-  EXPECT_EQ(Find(*s, "system.net.rx_bytes_per_sec", {{"interface", "eth0"}}), 0.0);
+  EXPECT_EQ(FindSample(*s, "system.disk.read_ops_per_sec", {{"device", "vda"}}), 0.0);
+  EXPECT_EQ(FindSample(*s, "system.net.rx_bytes_per_sec", {{"interface", "eth0"}}), 0.0);
 }
 
 TEST_F(SystemCheckTest, NoRatesWhenTimeDidNotAdvance) {
@@ -349,12 +342,12 @@ TEST_F(SystemCheckTest, BrokenOptionalFilesAreSkippedAndTheRestReturned) {
   fs::copy_file(kTestData + "/t2/stat", root_ / "stat", fs::copy_options::overwrite_existing);
   absl::StatusOr<std::vector<Sample>> s = check.Collect(kT0 + absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Find(*s, "system.load.1"), 0.04);
-  EXPECT_EQ(Find(*s, "system.cpu.utilization"), 55.0);
+  EXPECT_EQ(FindSample(*s, "system.load.1"), 0.04);
+  EXPECT_EQ(FindSample(*s, "system.cpu.utilization"), 55.0);
   EXPECT_THAT(WithPrefix(*s, "system.disk."), IsEmpty());
   EXPECT_THAT(WithPrefix(*s, "system.net."), IsEmpty());
   EXPECT_THAT(WithPrefix(*s, "system.filesystem."), IsEmpty());
-  EXPECT_EQ(Find(*s, "system.uptime_seconds"), std::nullopt);
+  EXPECT_EQ(FindSample(*s, "system.uptime_seconds"), std::nullopt);
 }
 
 TEST_F(SystemCheckTest, DiskRatesNeedTwoGoodReadsInARow) {
@@ -399,11 +392,11 @@ TEST_F(SystemCheckFilesystemTest, ReportsSizesFromStatvfs) {
   std::vector<Sample> s = CollectFilesystems(check);
   const Labels labels = {{"device", "/dev/sdz1"}, {"fstype", "ext4"}, {"mountpoint", mnt_}};
   double frsize = static_cast<double>(vfs_.f_frsize);
-  EXPECT_EQ(Find(s, "system.filesystem.total_bytes", labels),
+  EXPECT_EQ(FindSample(s, "system.filesystem.total_bytes", labels),
             static_cast<double>(vfs_.f_blocks) * frsize);
-  std::optional<double> used = Find(s, "system.filesystem.used_bytes", labels);
-  std::optional<double> free = Find(s, "system.filesystem.free_bytes", labels);
-  std::optional<double> pct = Find(s, "system.filesystem.used_pct", labels);
+  std::optional<double> used = FindSample(s, "system.filesystem.used_bytes", labels);
+  std::optional<double> free = FindSample(s, "system.filesystem.free_bytes", labels);
+  std::optional<double> pct = FindSample(s, "system.filesystem.used_pct", labels);
   ASSERT_TRUE(used && free && pct);
   EXPECT_DOUBLE_EQ(*pct, 100.0 * *used / (*used + *free));
   EXPECT_GE(*pct, 0.0);
@@ -411,7 +404,7 @@ TEST_F(SystemCheckFilesystemTest, ReportsSizesFromStatvfs) {
   // Other processes write to this filesystem; allow 1 GiB of drift since our statvfs call.
   EXPECT_NEAR(*free, static_cast<double>(vfs_.f_bavail) * frsize, 1 << 30);
   if (vfs_.f_files > 0) {
-    EXPECT_TRUE(Find(s, "system.filesystem.inodes_used_pct", labels).has_value());
+    EXPECT_TRUE(FindSample(s, "system.filesystem.inodes_used_pct", labels).has_value());
   }
 }
 
@@ -535,16 +528,16 @@ TEST(SystemCheckLive, TwoCollectsOfRealProcGiveConsistentValues) {
   absl::StatusOr<std::vector<Sample>> s = check.Collect(absl::Now());
   ASSERT_TRUE(s.ok()) << s.status();
 
-  std::optional<double> util = Find(*s, "system.cpu.utilization");
+  std::optional<double> util = FindSample(*s, "system.cpu.utilization");
   ASSERT_TRUE(util.has_value());
   EXPECT_GE(*util, 0.0);
   EXPECT_LE(*util, 100.0);
-  ASSERT_TRUE(Find(*s, "system.load.1").has_value());
-  EXPECT_NEAR(*Find(*s, "system.load.1"), FirstNumberAfter("/proc/loadavg", ""), 0.5);
-  EXPECT_EQ(Find(*s, "system.memory.total_bytes"),
+  ASSERT_TRUE(FindSample(*s, "system.load.1").has_value());
+  EXPECT_NEAR(*FindSample(*s, "system.load.1"), FirstNumberAfter("/proc/loadavg", ""), 0.5);
+  EXPECT_EQ(FindSample(*s, "system.memory.total_bytes"),
             FirstNumberAfter("/proc/meminfo", "MemTotal:") * 1024);
-  ASSERT_TRUE(Find(*s, "system.uptime_seconds").has_value());
-  EXPECT_NEAR(*Find(*s, "system.uptime_seconds"), FirstNumberAfter("/proc/uptime", ""), 5);
+  ASSERT_TRUE(FindSample(*s, "system.uptime_seconds").has_value());
+  EXPECT_NEAR(*FindSample(*s, "system.uptime_seconds"), FirstNumberAfter("/proc/uptime", ""), 5);
   for (const Sample& sample : *s) {
     if (absl::EndsWith(sample.metric, "_per_sec")) {
       EXPECT_GE(sample.value, 0.0) << sample.metric;
