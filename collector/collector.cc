@@ -57,8 +57,20 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(CollectorConfig conf
   so.retention = cfg.retention;
   c->store_ = std::make_unique<SeriesStore>(so);
 
+  AlertDelivery::Options ao;
+  ao.config_file = cfg.alerting.config_file;
+  ao.config_file_required = cfg.alerting.config_file_required;
+  ao.store_path = cfg.state_dir + "/notifications.db";
+  ao.default_external_url = cfg.alerting.external_url.empty() ? DefaultExternalUrl(cfg.listen.http)
+                                                              : cfg.alerting.external_url;
+  ao.now_ms = NowMs;
+  absl::StatusOr<std::unique_ptr<AlertDelivery>> delivery = AlertDelivery::Start(ao, c->registry_);
+  if (!delivery.ok()) return delivery.status();
+  c->delivery_ = std::move(*delivery);
+
   if (!cfg.rules.directory.empty()) {
     Evaluator::Options eo;
+    eo.dispatcher = c->delivery_->dispatcher();
     eo.rules_dir = cfg.rules.directory;
     eo.state_db = cfg.state_dir + "/state.db";
     eo.evaluation_interval = cfg.rules.evaluation_interval;
@@ -121,6 +133,7 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(CollectorConfig conf
   ctx.now_ms = NowMs;
   ctx.ready = [] { return true; };
   ctx.alarms = c->evaluator_.get();
+  ctx.alerting = c->delivery_.get();
   if (!cfg.auth.api_token_file.empty()) {
     absl::StatusOr<std::string> token = ReadSecretFile(cfg.auth.api_token_file);
     if (!token.ok()) return token.status();
@@ -153,8 +166,11 @@ void Collector::Maintain() {
 
 Collector::~Collector() { Stop(absl::ZeroDuration()); }
 
-absl::Status Collector::ReloadRules() {
-  return evaluator_ ? evaluator_->Reload() : absl::OkStatus();
+Collector::ReloadOutcome Collector::Reload() {
+  ReloadOutcome out;
+  out.rules = evaluator_ ? evaluator_->Reload() : absl::OkStatus();
+  out.alerting = delivery_->Reload();
+  return out;
 }
 
 void Collector::Stop(absl::Duration grace) {
@@ -163,6 +179,8 @@ void Collector::Stop(absl::Duration grace) {
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   if (pipeline_) pipeline_->Stop();
   if (evaluator_) evaluator_->Stop();
+  // After the evaluator: no transition arrives any more.
+  if (delivery_) delivery_->Stop();
   if (!stop_maintenance_.HasBeenNotified()) stop_maintenance_.Notify();
   if (maintenance_.joinable()) maintenance_.join();
   http_.reset();

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "collector/alarms/alert_delivery.h"
 #include "collector/alarms/evaluator.h"
 #include "collector/config.h"
 #include "collector/http/http_server.h"
@@ -19,8 +20,9 @@
 
 namespace vigil::collector {
 
-// The running collector: gRPC ingest -> pipeline (WAL, store) and the HTTP API, plus a
-// maintenance thread for retention. Start and Stop from one thread.
+// The running collector: gRPC ingest -> pipeline (WAL, store) -> rule evaluation -> alert
+// delivery, the HTTP API, and a maintenance thread for retention. Start, Stop and Reload from
+// one thread.
 class Collector {
  public:
   static absl::StatusOr<std::unique_ptr<Collector>> Start(CollectorConfig config);
@@ -30,8 +32,13 @@ class Collector {
   // stops the HTTP server.
   void Stop(absl::Duration grace);
 
-  // Re-reads the rule directory (SIGHUP). OK with no rules configured.
-  absl::Status ReloadRules();
+  struct ReloadOutcome {
+    absl::Status rules;     // OK with no rules configured
+    absl::Status alerting;  // a rejected config keeps the previous one running
+  };
+  // Re-reads the rule directory and the alerting config (SIGHUP), each whatever the other's
+  // outcome.
+  ReloadOutcome Reload();
 
   int grpc_port() const { return grpc_port_; }
   int http_port() const { return http_->port(); }
@@ -45,6 +52,8 @@ class Collector {
   prometheus::Registry registry_;
   std::unique_ptr<IngestMetrics> metrics_;
   std::unique_ptr<SeriesStore> store_;
+  // Declared before the evaluator (which feeds it) and the HTTP server (which reads it).
+  std::unique_ptr<AlertDelivery> delivery_;
   // Declared before the pipeline (which feeds it) and the HTTP server (which reads it), so it
   // is destroyed after both.
   std::unique_ptr<Evaluator> evaluator_;

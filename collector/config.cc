@@ -110,10 +110,11 @@ class CollectorConfigParser {
     if (std::optional<std::string> dir = rules.OptionalString("directory")) {
       config.rules.directory = ResolvePath(dir_, *dir);
     }
-    config.rules.evaluation_interval =
-        rules.Duration("evaluation_interval", config.rules.evaluation_interval,
-                       absl::Milliseconds(100));
+    config.rules.evaluation_interval = rules.Duration(
+        "evaluation_interval", config.rules.evaluation_interval, absl::Milliseconds(100));
     rules.Finish();
+
+    ParseAlerting(top.Map("alerting"), &config.alerting);
 
     top.Finish();
     std::vector<std::string> problems = errors_.messages();
@@ -128,6 +129,26 @@ class CollectorConfigParser {
     std::string problem = ListenAddressProblem(address);
     if (!problem.empty()) ErrorAt(map, key, absl::StrCat("listen.", key), problem);
     return address;
+  }
+
+  void ParseAlerting(ConfigMap map, AlertingSettings* out) {
+    if (std::optional<std::string> file = map.OptionalString("config_file")) {
+      if (file->empty()) {
+        ErrorAt(map, "config_file", "alerting.config_file",
+                "must not be empty (leave the key out for the default)");
+      }
+      out->config_file = ResolvePath(dir_, *file);
+      out->config_file_required = true;
+    } else {
+      out->config_file = ResolvePath(dir_, "alerting.yaml");
+    }
+    out->external_url = map.String("external_url");
+    if (!out->external_url.empty() && !absl::StartsWith(out->external_url, "http://") &&
+        !absl::StartsWith(out->external_url, "https://")) {
+      ErrorAt(map, "external_url", "alerting.external_url",
+              absl::StrCat("must start with http:// or https://, got '", out->external_url, "'"));
+    }
+    map.Finish();
   }
 
   void ParseAuth(ConfigMap map, AuthConfig* out) {

@@ -13,7 +13,8 @@
 // and unknown keys are errors. auth.tokens_file is read at load time and its problems are
 // reported as `tokens-file:line:col: message`.
 //
-// Relative paths (state_dir, auth.tokens_file, auth.api_token_file, tls.*_file) are resolved
+// Relative paths (state_dir, auth.tokens_file, auth.api_token_file, tls.*_file,
+// alerting.config_file) are resolved
 // against config_dir at load time, so the values below are usable as is.
 
 namespace vigil::collector {
@@ -70,6 +71,19 @@ struct RulesConfig {
   absl::Duration evaluation_interval = absl::Seconds(1);  // how often closed periods are checked
 };
 
+// Alert delivery (docs/notifications.md): which alerting config the collector's dispatcher runs.
+struct AlertingSettings {
+  // The alerting config (receivers, routes, silences' maintenance windows...). Default:
+  // <config dir>/alerting.yaml, which may be absent (then nothing is sent until it is created
+  // and the collector reloaded). Empty with the embedded defaults: nothing is sent.
+  std::string config_file;
+  // True when config_file was given explicitly: then it must exist, at start and on reload.
+  bool config_file_required = false;
+  // Base URL of the collector's UI for links in notifications, used when alerting.yaml sets no
+  // external_url. Empty: http://<listen.http> (the host's name for a wildcard address).
+  std::string external_url;
+};
+
 // Immutable after loading; share it as std::shared_ptr<const CollectorConfig>.
 struct CollectorConfig {
   ListenConfig listen;
@@ -80,6 +94,7 @@ struct CollectorConfig {
   LimitsConfig limits;
   IngestConfig ingest;
   RulesConfig rules;
+  AlertingSettings alerting;
   std::string config_dir;  // directory of the config file; empty for the defaults
 };
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "alerting/notify/config.h"
 #include "common/testing/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -202,7 +203,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValueCase{"Limits", "limits:\n  max_series: 5\n",
                                    "collector.yaml:2:3: unknown key 'max_series'"},
                       BadValueCase{"Ingest", "ingest:\n  threads: 4\n",
-                                   "collector.yaml:2:3: unknown key 'threads'"}),
+                                   "collector.yaml:2:3: unknown key 'threads'"},
+                      BadValueCase{"Alerting", "alerting:\n  config: a.yaml\n",
+                                   "collector.yaml:2:3: unknown key 'config'"}),
     CaseName);
 
 TEST(CollectorConfig, ReportsEveryProblemAtOnce) {
@@ -424,6 +427,52 @@ TEST(CollectorConfig, ExampleFileLoads) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->listen.grpc, "127.0.0.1:4317");
   EXPECT_EQ(config->retention, absl::Hours(6));
+}
+
+TEST(CollectorConfig, AlertingDefaultsToAnOptionalFileBesideTheConfig) {
+  TempDir dir;
+  std::string path = dir.Write("collector.yaml", "retention: 6h\n");
+  absl::StatusOr<CollectorConfig> config = LoadCollectorConfig(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->alerting.config_file, dir.path() + "/alerting.yaml");
+  EXPECT_FALSE(config->alerting.config_file_required);
+  EXPECT_EQ(config->alerting.external_url, "");
+  // The embedded defaults send nothing.
+  EXPECT_EQ(DefaultCollectorConfig().alerting.config_file, "");
+}
+
+TEST(CollectorConfig, AlertingConfigFileIsResolvedAndRequiredWhenGiven) {
+  TempDir dir;
+  std::string path = dir.Write(
+      "collector.yaml",
+      "alerting: {config_file: conf/alerting.yaml, external_url: 'https://vigil.example:8080'}\n");
+  absl::StatusOr<CollectorConfig> config = LoadCollectorConfig(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->alerting.config_file, dir.path() + "/conf/alerting.yaml");
+  EXPECT_TRUE(config->alerting.config_file_required);
+  EXPECT_EQ(config->alerting.external_url, "https://vigil.example:8080");
+}
+
+TEST(CollectorConfig, AlertingBadValuesArePositioned) {
+  EXPECT_EQ(Problems("alerting:\n  config_file: ''\n  external_url: vigil.example\n"),
+            "collector.yaml:2:16: alerting.config_file: must not be empty (leave the key out for "
+            "the default)\n"
+            "collector.yaml:3:17: alerting.external_url: must start with http:// or https://, "
+            "got 'vigil.example'");
+  EXPECT_EQ(Problems("alerting: [a]\n"), "collector.yaml:1:11: expected a mapping");
+}
+
+TEST(CollectorConfig, ExampleAlertingConfigLoads) {
+  absl::StatusOr<std::shared_ptr<const alerting::AlertingConfig>> config =
+      alerting::LoadAlertingConfig(VIGIL_SOURCE_DIR "/collector/testdata/alerting.example.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ((*config)->receivers.size(), 3u);
+  EXPECT_EQ((*config)->receivers[0].name, "oncall");
+  EXPECT_EQ((*config)->receivers[0].integrations.size(), 2u);
+  ASSERT_TRUE((*config)->route.has_value());
+  EXPECT_EQ((*config)->route->routes.size(), 3u);
+  EXPECT_EQ((*config)->maintenance_windows.size(), 1u);
+  EXPECT_EQ((*config)->inhibit_rules.size(), 1u);
 }
 
 TEST(CollectorConfig, ExampleTokensFileLoads) {

@@ -1,11 +1,13 @@
 // vigil-collector: receives agent streams, stores recent data and serves the HTTP API.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
 
+#include "alerting/notify/config.h"
 #include "collector/collector.h"
 #include "collector/config.h"
 #include "common/log.h"
@@ -16,8 +18,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: vigil-collector [--config FILE] [--check-config] [--version]\n"
     "  --config FILE    collector configuration (default: embedded defaults)\n"
-    "  --check-config   validate the configuration and exit: 0 if valid, 2 with\n"
-    "                   file:line:col: message lines otherwise\n";
+    "  --check-config   validate the configuration (and the alerting config it names)\n"
+    "                   and exit: 0 if valid, 2 with file:line:col: message lines otherwise\n";
 
 }  // namespace
 
@@ -38,6 +40,24 @@ int main(int argc, char** argv) {
   }
   if (check_only) {
     std::printf("%s: OK\n", config_path.empty() ? "(defaults)" : config_path.c_str());
+    // The alerting config it names is checked too, as the collector would load it.
+    const vigil::collector::AlertingSettings& alerting = config->alerting;
+    const bool exists =
+        !alerting.config_file.empty() && access(alerting.config_file.c_str(), F_OK) == 0;
+    if (alerting.config_file_required && !exists) {
+      std::fprintf(stderr, "alerting config %s (alerting.config_file) does not exist\n",
+                   alerting.config_file.c_str());
+      return 2;
+    }
+    if (exists) {
+      absl::StatusOr<std::shared_ptr<const vigil::alerting::AlertingConfig>> a =
+          vigil::alerting::LoadAlertingConfig(alerting.config_file);
+      if (!a.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(a.status().message()).c_str());
+        return 2;
+      }
+      std::printf("%s: OK (%zu receivers)\n", alerting.config_file.c_str(), (*a)->receivers.size());
+    }
     return 0;
   }
 
@@ -59,8 +79,9 @@ int main(int argc, char** argv) {
       VIGIL_LOG(Info) << "received " << strsignal(sig) << ", stopping";
       break;
     }
-    absl::Status s = (*collector)->ReloadRules();
-    VIGIL_LOG(Info) << "SIGHUP: rule reload " << (s.ok() ? "done" : "rejected");
+    vigil::collector::Collector::ReloadOutcome r = (*collector)->Reload();
+    VIGIL_LOG(Info) << "SIGHUP: rule reload " << (r.rules.ok() ? "done" : "rejected")
+                    << ", alerting config reload " << (r.alerting.ok() ? "done" : "rejected");
   }
   (*collector)->Stop(absl::Seconds(5));
   return 0;

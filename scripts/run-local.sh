@@ -4,6 +4,8 @@
 # the agent's token stay in the state directory for the next run.
 #   VIGIL_STATE_DIR   state directory (default /var/lib/vigil-local)
 #   VIGIL_HTTP_PORT   collector HTTP port (default 8080); VIGIL_GRPC_PORT (default 4317)
+# Notifications: none unless $VIGIL_STATE_DIR/alerting.yaml exists (start from
+# collector/testdata/alerting.example.yaml); the collector picks it up on the next SIGHUP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -38,7 +40,15 @@ auth:
     - {name: local-agent, sha256: $hash}
   api_token_file: $state/api.token
 rules: {directory: $root/rules}
+# alerting.config_file defaults to $state/alerting.yaml: used when it exists, else nothing is sent.
 YAML
+if [ -f "$state/alerting.yaml" ]; then
+  "$bin/vigilctl/vigilctl" config check "$state/alerting.yaml" --rules "$root/rules" ||
+    { echo "fix $state/alerting.yaml (or move it away) and run again" >&2; exit 1; }
+  notifications="from $state/alerting.yaml (vigilctl config check passed)"
+else
+  notifications="none: no $state/alerting.yaml (copy and edit collector/testdata/alerting.example.yaml, then kill -HUP the collector)"
+fi
 cat > "$state/agent.yaml" <<YAML
 # Written by scripts/run-local.sh.
 collector: {address: 127.0.0.1:$grpc_port, token_file: $state/agent.token}
@@ -70,7 +80,9 @@ Vigil is running on this host (Ctrl-C stops it).
   rules:           $root/rules ($(ls "$root"/rules/*.yaml | wc -l) files, hot-reloaded on change)
   try:             $bin/vigilctl/vigilctl series 'system.cpu.utilization'
                    curl -s http://127.0.0.1:$http_port/api/v1/alarms
-Notifications (email, webhooks) are not built yet (issue #4).
+  notifications:   $notifications
+  silences:        $bin/vigilctl/vigilctl --token-file $state/api.token silence add --matcher 'host="$(hostname)"' --duration 1h --author \$USER --comment 'maintenance'
+                   $bin/vigilctl/vigilctl silence list
 
 MSG
 wait -n "${pids[@]}"

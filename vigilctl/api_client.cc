@@ -28,6 +28,8 @@ absl::StatusCode CodeForHttpStatus(long status) {
       return absl::StatusCode::kNotFound;
     case 405:
       return absl::StatusCode::kUnimplemented;
+    case 409:
+      return absl::StatusCode::kFailedPrecondition;
     case 429:
       return absl::StatusCode::kResourceExhausted;
     case 503:
@@ -53,6 +55,24 @@ ApiClient::ApiClient(std::string base_url, absl::Duration timeout)
 
 absl::StatusOr<nlohmann::json> ApiClient::Get(
     absl::string_view path, const std::vector<std::pair<std::string, std::string>>& params) const {
+  return Request("GET", path, params, nullptr, "");
+}
+
+absl::StatusOr<nlohmann::json> ApiClient::Post(absl::string_view path, const nlohmann::json& body,
+                                               const std::string& api_token) const {
+  const std::string text = body.dump();
+  return Request("POST", path, {}, &text, api_token);
+}
+
+absl::StatusOr<nlohmann::json> ApiClient::Delete(absl::string_view path,
+                                                 const std::string& api_token) const {
+  return Request("DELETE", path, {}, nullptr, api_token);
+}
+
+absl::StatusOr<nlohmann::json> ApiClient::Request(
+    const char* method, absl::string_view path,
+    const std::vector<std::pair<std::string, std::string>>& params, const std::string* request_body,
+    const std::string& api_token) const {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
   if (!curl) return absl::InternalError("curl_easy_init failed");
   std::string url = absl::StrCat(base_url_, path);
@@ -70,6 +90,23 @@ absl::StatusOr<nlohmann::json> ApiClient::Get(
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &AppendBody);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, "vigilctl");
+  curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method);
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr,
+                                                                      &curl_slist_free_all);
+  auto add_header = [&](const std::string& h) {
+    // Appending returns the list's head (the same one once there is a list), null on failure.
+    if (curl_slist* head = curl_slist_append(headers.get(), h.c_str())) {
+      (void)headers.release();
+      headers.reset(head);
+    }
+  };
+  if (!api_token.empty()) add_header("Authorization: Bearer " + api_token);
+  if (request_body != nullptr) {
+    add_header("Content-Type: application/json");
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, request_body->data());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(request_body->size()));
+  }
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
   CURLcode rc = curl_easy_perform(curl.get());
   if (rc != CURLE_OK) {
     return absl::UnavailableError(absl::StrCat("cannot reach collector at ", base_url_, ": ",

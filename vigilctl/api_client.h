@@ -12,8 +12,8 @@
 
 namespace vigil::ctl {
 
-// Client of the collector's HTTP API (docs/api.md): one blocking libcurl GET per call, with a
-// deadline. Thread-compatible: const methods may be called from several threads at once.
+// Client of the collector's HTTP API (docs/api.md): one blocking libcurl request per call, with
+// a deadline. Thread-compatible: const methods may be called from several threads at once.
 class ApiClient {
  public:
   // `base_url` like "http://127.0.0.1:8080" (a trailing slash is ignored).
@@ -29,8 +29,19 @@ class ApiClient {
   //   DATA_LOSS when the reply is not the API's JSON.
   absl::StatusOr<nlohmann::json> Get(
       absl::string_view path, const std::vector<std::pair<std::string, std::string>>& params) const;
+  // POSTs `body` as JSON, or DELETEs, with `Authorization: Bearer <api_token>` (the state-changing
+  // calls); replies and errors as for Get (401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 409
+  // FAILED_PRECONDITION).
+  absl::StatusOr<nlohmann::json> Post(absl::string_view path, const nlohmann::json& body,
+                                      const std::string& api_token) const;
+  absl::StatusOr<nlohmann::json> Delete(absl::string_view path, const std::string& api_token) const;
 
  private:
+  absl::StatusOr<nlohmann::json> Request(
+      const char* method, absl::string_view path,
+      const std::vector<std::pair<std::string, std::string>>& params, const std::string* body,
+      const std::string& api_token) const;
+
   std::string base_url_;
   absl::Duration timeout_;
 };

@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/config_reader.h"
 #include "common/secret.h"
+#include "vigilctl/config_check.h"
 #include "vigilctl/rules_check.h"
+#include "vigilctl/silences.h"
 #include "vigilctl/table.h"
 
 namespace vigil::ctl {
@@ -57,6 +59,20 @@ Commands:
                              failing expectation (expected and actual) and exits 1 on any.
   alarms [--state STATE]     List alarm instances (STATE: ALARM, OK, INSUFFICIENT_DATA).
   alarm history NAME         Show the state transitions of rule NAME, newest first.
+  silence add --matcher M [--matcher M...] (--duration D | --until T) [--start T]
+              --author NAME --comment TEXT
+                             Hold back the notifications of every alert all matchers match
+                             (Alertmanager syntax: 'host="web1"', 'env=~"prod|staging"'), from
+                             --start (default now) for D (e.g. 2h) or until T (RFC3339).
+                             Prints the new silence's id. Needs the API token (--token-file).
+  silence list               List the silences: ID, STATE (active, pending, expired),
+                             MATCHERS, STARTS, ENDS, CREATED BY, COMMENT.
+  silence expire ID          End a silence now. Needs the API token (--token-file).
+  config check FILE [--rules DIR]
+                             Load an alerting config (alerting.yaml) as the collector would.
+                             Prints every problem as file:line:col: message and exits 1, or a
+                             one-line summary. With --rules, also loads the rules in DIR and
+                             checks that their *_actions name receivers FILE defines.
 
 Selectors: metric{label="value",label!="v",label=~"regex",label!~"regex"}; the metric or the
 braces may be omitted, e.g. system.load.1 or {host="web-1"}. Quote them for the shell.
@@ -65,19 +81,25 @@ Options:
   --collector URL            Collector HTTP API (default: $VIGIL_COLLECTOR_URL, else
                              http://127.0.0.1:8080).
   --timeout DURATION         Give up on the collector after this long (default 10s).
+  --token-file FILE          File with the collector's API token (its auth.api_token_file),
+                             for state-changing commands (default: $VIGIL_API_TOKEN_FILE).
   -h, --help                 Show this help.
 
 Exit status: 0 success, 1 the collector was unreachable or refused the request (or rules check
-found problems, or a rule test failed), 2 bad usage.
+or config check found problems, or a rule test failed), 2 bad usage.
 )";
 }
 
 absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
-                                     const std::string& env_collector_url) {
+                                     const std::string& env_collector_url,
+                                     const std::string& env_token_file) {
   Invocation inv;
   if (!env_collector_url.empty()) inv.collector_url = env_collector_url;
+  inv.api_token_file = env_token_file;
   std::vector<std::string> positional;
   std::vector<std::string> query_flags_seen;
+  std::vector<std::string> silence_flags_seen;
+  bool rules_flag_seen = false;
   bool state_flag_seen = false;
   bool help = false;
   bool flags_done = false;
@@ -107,8 +129,17 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     if (name == "--to") query_slot = &inv.query.to;
     if (name == "--step") query_slot = &inv.query.step;
     if (name == "--stat") query_slot = &inv.query.stat;
+    std::optional<std::string>* silence_slot = nullptr;
+    std::string* silence_text = nullptr;
+    if (name == "--duration") silence_slot = &inv.silence.duration;
+    if (name == "--until") silence_slot = &inv.silence.until;
+    if (name == "--start") silence_slot = &inv.silence.start;
+    if (name == "--author") silence_text = &inv.silence.author;
+    if (name == "--comment") silence_text = &inv.silence.comment;
+    const bool silence_flag =
+        silence_slot != nullptr || silence_text != nullptr || name == "--matcher";
     if (name != "--collector" && name != "--timeout" && name != "--state" &&
-        query_slot == nullptr) {
+        name != "--token-file" && name != "--rules" && query_slot == nullptr && !silence_flag) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag '", name, "'"));
     }
     if (!value) {
@@ -134,6 +165,26 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
       if (*d <= absl::ZeroDuration())
         return absl::InvalidArgumentError("--timeout: must be positive");
       inv.timeout = *d;
+    } else if (name == "--token-file") {
+      if (value->empty()) return absl::InvalidArgumentError("--token-file: empty path");
+      inv.api_token_file = *value;
+    } else if (name == "--rules") {
+      if (value->empty()) return absl::InvalidArgumentError("--rules: empty path");
+      inv.rules_dir = *value;
+      rules_flag_seen = true;
+    } else if (silence_flag) {
+      if (name == "--matcher") {
+        if (value->empty()) return absl::InvalidArgumentError("--matcher: empty matcher");
+        inv.silence.matchers.push_back(*value);
+      } else if (silence_slot != nullptr) {
+        if (silence_slot->has_value()) {
+          return absl::InvalidArgumentError(absl::StrCat(name, ": given more than once"));
+        }
+        *silence_slot = *value;
+      } else {
+        *silence_text = *value;
+      }
+      silence_flags_seen.push_back(name);
     } else {
       *query_slot = *value;
       query_flags_seen.push_back(name);
@@ -152,6 +203,14 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
   if (command != "query" && !query_flags_seen.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(query_flags_seen[0], " only applies to the query command"));
+  }
+  const bool silence_add = command == "silence" && !rest.empty() && rest[0] == "add";
+  if (!silence_add && !silence_flags_seen.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(silence_flags_seen[0], " only applies to the silence add command"));
+  }
+  if (command != "config" && rules_flag_seen) {
+    return absl::InvalidArgumentError("--rules only applies to the config check command");
   }
   if (command == "series") {
     if (rest.empty()) return absl::InvalidArgumentError("series: give at least one selector");
@@ -204,6 +263,55 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     }
     inv.command = Invocation::Command::kAlarmHistory;
     inv.rule = rest[1];
+  } else if (command == "silence") {
+    if (rest.empty()) return absl::InvalidArgumentError("silence: give add, list or expire");
+    const std::string& sub = rest[0];
+    if (sub == "add") {
+      if (rest.size() > 1) {
+        return absl::InvalidArgumentError(absl::StrCat("silence add: unexpected argument '",
+                                                       rest[1], "' (matchers go after --matcher)"));
+      }
+      const SilenceArgs& a = inv.silence;
+      if (a.matchers.empty()) {
+        return absl::InvalidArgumentError(
+            "silence add: give at least one --matcher such as 'host=\"web1\"'");
+      }
+      if (a.duration.has_value() == a.until.has_value()) {
+        return absl::InvalidArgumentError(
+            a.duration ? "silence add: give --duration or --until, not both"
+                       : "silence add: give --duration (e.g. 2h) or --until (RFC3339 time)");
+      }
+      if (a.author.empty()) {
+        return absl::InvalidArgumentError("silence add: --author is required (who adds it)");
+      }
+      if (a.comment.empty()) {
+        return absl::InvalidArgumentError("silence add: --comment is required (why)");
+      }
+      inv.command = Invocation::Command::kSilenceAdd;
+    } else if (sub == "list") {
+      if (rest.size() > 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("silence list: unexpected argument '", rest[1], "'"));
+      }
+      inv.command = Invocation::Command::kSilenceList;
+    } else if (sub == "expire") {
+      if (rest.size() != 2) {
+        return absl::InvalidArgumentError("silence expire: give one silence id");
+      }
+      inv.command = Invocation::Command::kSilenceExpire;
+      inv.silence.id = rest[1];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown silence command '", sub, "'"));
+    }
+  } else if (command == "config") {
+    if (rest.empty() || rest[0] != "check") {
+      return absl::InvalidArgumentError("config: use 'config check FILE [--rules DIR]'");
+    }
+    if (rest.size() != 2) {
+      return absl::InvalidArgumentError("config check: give one alerting config file");
+    }
+    inv.command = Invocation::Command::kConfigCheck;
+    inv.config_file = rest[1];
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'"));
   }
@@ -381,6 +489,16 @@ int Run(const Invocation& invocation, std::istream& in, std::ostream& out, std::
     case Invocation::Command::kAlarmHistory:
       return RunAlarmHistory(ApiClient(invocation.collector_url, invocation.timeout),
                              invocation.rule, out, err);
+    case Invocation::Command::kSilenceAdd:
+      return RunSilenceAdd(ApiClient(invocation.collector_url, invocation.timeout),
+                           invocation.api_token_file, invocation.silence, out, err);
+    case Invocation::Command::kSilenceList:
+      return RunSilenceList(ApiClient(invocation.collector_url, invocation.timeout), out, err);
+    case Invocation::Command::kSilenceExpire:
+      return RunSilenceExpire(ApiClient(invocation.collector_url, invocation.timeout),
+                              invocation.api_token_file, invocation.silence.id, out, err);
+    case Invocation::Command::kConfigCheck:
+      return RunConfigCheck(invocation.config_file, invocation.rules_dir, out, err);
   }
   return kExitUsage;
 }

@@ -25,6 +25,13 @@ struct QueryArgs {
   std::optional<std::string> from, to, step, stat;  // passed to the API as given
 };
 
+struct SilenceArgs {
+  std::vector<std::string> matchers;                  // --matcher, repeatable
+  std::optional<std::string> duration, until, start;  // as given; the collector parses them
+  std::string author, comment;
+  std::string id;  // silence expire ID
+};
+
 // A parsed command line.
 struct Invocation {
   enum class Command {
@@ -36,7 +43,11 @@ struct Invocation {
     kRulesCheck,
     kRulesTest,
     kAlarms,
-    kAlarmHistory
+    kAlarmHistory,
+    kSilenceAdd,
+    kSilenceList,
+    kSilenceExpire,
+    kConfigCheck
   };
   Command command = Command::kHelp;
   std::string collector_url = kDefaultCollectorUrl;
@@ -47,12 +58,20 @@ struct Invocation {
   std::vector<std::string> rule_paths;  // kRulesCheck: files and directories; kRulesTest: files
   std::string state;                    // kAlarms: only this state (--state); empty: all
   std::string rule;                     // kAlarmHistory
+  // State-changing calls (silence add, silence expire): the file holding the collector's API
+  // token (auth.api_token_file), from --token-file, else $VIGIL_API_TOKEN_FILE.
+  std::string api_token_file;
+  SilenceArgs silence;      // kSilenceAdd; kSilenceExpire: silence.id
+  std::string config_file;  // kConfigCheck: the alerting config
+  std::string rules_dir;    // kConfigCheck: --rules, also check the rules' *_actions
 };
 
 // Parses the arguments after the program name. `env_collector_url` is $VIGIL_COLLECTOR_URL
-// (empty if unset); --collector overrides it. INVALID_ARGUMENT names the offending argument.
+// and `env_token_file` $VIGIL_API_TOKEN_FILE (empty if unset); --collector and --token-file
+// override them. INVALID_ARGUMENT names the offending argument.
 absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
-                                     const std::string& env_collector_url);
+                                     const std::string& env_collector_url,
+                                     const std::string& env_token_file = "");
 
 // The --help text.
 std::string Usage();

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "alerting/notify/alert_labels.h"
 #include "alerting/rules/loader.h"
 #include "alerting/state/sqlite_state_store.h"
 #include "common/log.h"
@@ -26,6 +27,23 @@ json LabelsJson(const Labels& labels) {
   json j = json::object();
   for (const auto& [k, v] : labels) j[k] = v;
   return j;
+}
+
+// Whether alert delivery notifies anyone of this transition: the receivers a rule's *_actions
+// list for the new state, or, through the routing tree, a change into or out of ALARM.
+bool WouldNotify(const alerting::Rule& rule, const alerting::Transition& t) {
+  if (!rule.alarm_actions.empty() || !rule.ok_actions.empty() ||
+      !rule.insufficient_data_actions.empty()) {
+    switch (t.to) {
+      case AlarmState::kAlarm:
+        return !rule.alarm_actions.empty();
+      case AlarmState::kOk:
+        return !rule.ok_actions.empty();
+      case AlarmState::kInsufficientData:
+        return !rule.insufficient_data_actions.empty();
+    }
+  }
+  return t.to == AlarmState::kAlarm || t.from == AlarmState::kAlarm;
 }
 
 std::shared_ptr<const alerting::RuleSet> EmptyRuleSet() {
@@ -66,6 +84,11 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Start(Options options,
   e->reload_success_.Set(rules.ok() ? 1 : 0);
   e->reload_time_.Set(static_cast<double>(now) / 1000);
   e->Publish();
+  // Alarms already in ALARM become firing alerts again before any transition; the dispatcher's
+  // notification log keeps them from being notified twice.
+  if (e->options_.dispatcher != nullptr) {
+    e->options_.dispatcher->Restore(e->engine_->Alarms(), e->engine_->rules());
+  }
   e->snapshot_writer_ = std::thread([self = e.get()] { self->WriteSnapshots(); });
   e->thread_ = std::thread([self = e.get()] { self->Run(); });
   e->watcher_ = std::thread([self = e.get()] { self->Watch(); });
@@ -239,17 +262,30 @@ absl::Status Evaluator::DoReload(int64_t now) {
 
 void Evaluator::Record(const std::vector<alerting::Transition>& transitions) {
   if (transitions.empty()) return;
+  alerting::Dispatcher* dispatcher = options_.dispatcher;
+  const alerting::RuleSet& rules = engine_->rules();
+  const int64_t now = options_.now_ms();
   std::vector<alerting::TransitionRecord> records;
   for (const alerting::Transition& t : transitions) {
+    std::string reason = t.reason;
+    // Silenced alarms still change state and are recorded; the history says why nothing is sent.
+    if (dispatcher != nullptr) {
+      const alerting::Rule* rule = rules.Find(t.rule);
+      if (rule != nullptr && WouldNotify(*rule, t)) {
+        std::string muted = dispatcher->MuteReason(alerting::AlertLabels(*rule, t.labels), now);
+        if (!muted.empty()) absl::StrAppend(&reason, " (notifications held back: ", muted, ")");
+      }
+    }
     VIGIL_LOG(Info) << "alarm " << t.rule << (t.instance == "{}" ? "" : t.instance) << ": "
                     << alerting::StateName(t.from) << " -> " << alerting::StateName(t.to) << ": "
-                    << t.reason;
-    records.push_back({0, t.rule, t.instance, t.at_ms, t.from, t.to, t.reason});
+                    << reason;
+    records.push_back({0, t.rule, t.instance, t.at_ms, t.from, t.to, std::move(reason)});
   }
   transitions_.Increment(static_cast<double>(transitions.size()));
   if (absl::Status s = state_->AppendTransitions(records); !s.ok()) {
     VIGIL_LOG(Error) << "cannot record " << records.size() << " alarm transitions: " << s;
   }
+  if (dispatcher != nullptr) dispatcher->OnTransitions(transitions, rules);
 }
 
 void Evaluator::Publish() {

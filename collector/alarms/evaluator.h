@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "alerting/engine/alarm_engine.h"
+#include "alerting/notify/dispatcher.h"
 #include "alerting/state/state_store.h"
 #include "collector/http/api.h"
 #include "collector/store/series_store.h"
@@ -27,7 +28,9 @@ namespace vigil::collector {
 // Runs the rule engine inside the collector: takes stored datapoints from the ingest workers
 // (never blocking them), evaluates closed periods every evaluation_interval on its own thread,
 // persists alarm states and transitions in the StateStore (one batch per round), reloads the
-// rule directory on request (inotify, SIGHUP, POST /-/reload), and answers the alarm API.
+// rule directory on request (inotify, SIGHUP, POST /-/reload), answers the alarm API, and hands
+// every transition to alert delivery (the history line says when its notifications are held
+// back by a silence, a maintenance window or inhibition).
 // Thread-safe; the engine itself is owned by the evaluation thread.
 class Evaluator : public AlarmSource {
  public:
@@ -37,6 +40,10 @@ class Evaluator : public AlarmSource {
     absl::Duration evaluation_interval = absl::Seconds(1);
     size_t queue_capacity = 1 << 20;  // datapoints waiting for the evaluation thread
     std::function<int64_t()> now_ms;
+    // Alert delivery; null: transitions are only recorded. Not owned; outlives the evaluator.
+    // Restore() is called once at start, before any transition; OnTransitions() after each
+    // batch of transitions is in the history.
+    alerting::Dispatcher* dispatcher = nullptr;
   };
   static absl::StatusOr<std::unique_ptr<Evaluator>> Start(Options options,
                                                           prometheus::Registry& registry);

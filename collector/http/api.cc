@@ -4,12 +4,14 @@
 #include <cmath>
 #include <iterator>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -33,10 +35,22 @@ constexpr char kTextType[] = "text/plain; charset=utf-8";
 constexpr char kMetricsType[] = "text/plain; version=0.0.4";
 constexpr int64_t kDefaultRangeMs = 60 * 60 * 1000;
 
-constexpr absl::string_view kEndpoints[] = {
-    "/healthz",       "/readyz",       "/metrics",       "/api/v1/status",
-    "/api/v1/series", "/api/v1/query", "/api/v1/alarms", "/api/v1/alarms/history",
-    "/api/v1/rules",  "/-/reload"};
+constexpr absl::string_view kEndpoints[] = {"/healthz",
+                                            "/readyz",
+                                            "/metrics",
+                                            "/api/v1/status",
+                                            "/api/v1/series",
+                                            "/api/v1/query",
+                                            "/api/v1/alarms",
+                                            "/api/v1/alarms/history",
+                                            "/api/v1/rules",
+                                            "/api/v1/silences",
+                                            "/api/v1/alerting/status",
+                                            "/-/reload"};
+// /api/v1/silences/<id>: one label for every id, so the label set stays bounded.
+constexpr absl::string_view kSilencePrefix = "/api/v1/silences/";
+constexpr absl::string_view kSilenceHandler = "/api/v1/silences/{id}";
+constexpr char kNoAlerting[] = "this collector delivers no notifications";
 
 // Label values come from agents and need not be valid UTF-8: replace bad bytes, never throw.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -165,11 +179,16 @@ std::string HttpApi::HandlerLabel(absl::string_view path) {
   for (absl::string_view e : kEndpoints) {
     if (path == e) return std::string(e);
   }
+  absl::string_view id = path;
+  if (absl::ConsumePrefix(&id, kSilencePrefix) && !id.empty() && !absl::StrContains(id, '/')) {
+    return std::string(kSilenceHandler);
+  }
   return "other";
 }
 
 std::vector<absl::string_view> HttpApi::Handlers() {
   std::vector<absl::string_view> handlers(std::begin(kEndpoints), std::end(kEndpoints));
+  handlers.push_back(kSilenceHandler);
   handlers.push_back("other");
   return handlers;
 }
@@ -179,7 +198,8 @@ int64_t HttpApi::NowMs() const {
 }
 
 HttpResponse HttpApi::Serve(const HttpRequest& request) const {
-  if (HandlerLabel(request.path) == "other") {
+  const std::string handler = HandlerLabel(request.path);
+  if (handler == "other") {
     return Error(404, absl::StrCat("no such endpoint: ", request.path));
   }
   if (request.path == "/-/reload") {
@@ -188,12 +208,17 @@ HttpResponse HttpApi::Serve(const HttpRequest& request) const {
     r.headers.emplace_back("Allow", "POST");
     return r;
   }
+  if (handler == "/api/v1/silences") return Silences(request);
+  if (handler == kSilenceHandler) {
+    return SilenceById(request, request.path.substr(kSilencePrefix.size()));
+  }
   if (request.method != "GET" && request.method != "HEAD") {
     HttpResponse r = Error(405, absl::StrCat("method ", request.method, " not allowed on ",
                                              request.path, "; use GET"));
     r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
+  if (request.path == "/api/v1/alerting/status") return AlertingStatus();
   if (request.path == "/healthz") return Text(200, "ok\n");
   if (request.path == "/readyz") return Ready();
   if (request.path == "/metrics") return Metrics();
@@ -237,9 +262,10 @@ HttpResponse HttpApi::AlarmHistory(const QueryParams& params) const {
   return Success(*h);
 }
 
-HttpResponse HttpApi::Reload(const HttpRequest& request) const {
+std::optional<HttpResponse> HttpApi::Unauthorized(const HttpRequest& request,
+                                                  absl::string_view what) const {
   if (context_.api_token_sha256.empty()) {
-    return Error(403, "reload is disabled: no auth.api_token_file is configured");
+    return Error(403, absl::StrCat(what, " is disabled: no auth.api_token_file is configured"));
   }
   absl::string_view auth = request.authorization;
   if (!absl::ConsumePrefix(&auth, "Bearer ") ||
@@ -248,10 +274,236 @@ HttpResponse HttpApi::Reload(const HttpRequest& request) const {
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
-  if (context_.alarms == nullptr) return Error(404, "this collector evaluates no rules");
-  absl::Status s = context_.alarms->Reload();
-  if (!s.ok()) return Error(400, std::string(s.message()));
-  return Success(context_.alarms->Rules());
+  return std::nullopt;
+}
+
+HttpResponse HttpApi::Reload(const HttpRequest& request) const {
+  if (std::optional<HttpResponse> denied = Unauthorized(request, "reload")) return *denied;
+  if (context_.alarms == nullptr && context_.alerting == nullptr) {
+    return Error(404, "this collector evaluates no rules and delivers no notifications");
+  }
+  // Both are reloaded whatever the other's outcome; each keeps its last good state on error.
+  std::vector<std::string> errors;
+  json data = json::object();
+  if (context_.alarms != nullptr) {
+    absl::Status s = context_.alarms->Reload();
+    if (!s.ok()) errors.push_back(std::string(s.message()));
+    data = context_.alarms->Rules();
+  }
+  if (context_.alerting != nullptr) {
+    absl::Status s = context_.alerting->Reload();
+    if (!s.ok()) {
+      errors.push_back(absl::StrCat("alerting config rejected (the previous one keeps running):\n",
+                                    s.message()));
+    }
+    json status = context_.alerting->Status();
+    data["alerting"] = {{"success", s.ok()},
+                        {"error", std::string(s.message())},
+                        {"config_file", status.value("config_file", json())}};
+  }
+  if (errors.empty()) return Success(std::move(data));
+  HttpResponse r;
+  r.status = 400;
+  r.content_type = kJsonType;
+  r.body = Dump(
+      json{{"status", "error"}, {"error", absl::StrJoin(errors, "\n")}, {"data", std::move(data)}});
+  r.body += '\n';
+  return r;
+}
+
+namespace {
+
+json SilenceJson(const alerting::Silence& s, int64_t now_ms) {
+  auto rfc3339 = [](int64_t ms) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  };
+  return json{{"id", s.id},
+              {"state", s.StateAt(now_ms)},
+              {"matchers", s.matchers},
+              {"starts_at", rfc3339(s.starts_at_ms)},
+              {"ends_at", rfc3339(s.ends_at_ms)},
+              {"starts_at_ms", s.starts_at_ms},
+              {"ends_at_ms", s.ends_at_ms},
+              {"created_by", s.created_by},
+              {"comment", s.comment},
+              {"updated_at", rfc3339(s.updated_ms)}};
+}
+
+int StateRank(absl::string_view state) {
+  if (state == "active") return 0;
+  if (state == "pending") return 1;
+  return 2;
+}
+
+HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allow) {
+  HttpResponse r = Error(405, absl::StrCat("method ", request.method, " not allowed on ",
+                                           request.path, "; use ", allow));
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+}  // namespace
+
+HttpResponse HttpApi::Silences(const HttpRequest& request) const {
+  if (request.method == "POST") {
+    if (std::optional<HttpResponse> denied = Unauthorized(request, "creating silences")) {
+      return *denied;
+    }
+    if (context_.alerting == nullptr) return Error(404, kNoAlerting);
+    const int64_t now = NowMs();
+    absl::StatusOr<alerting::SilenceRequest> parsed = ParseSilenceRequest(request.body, now);
+    if (!parsed.ok()) return Error(400, parsed.status().message());
+    absl::StatusOr<alerting::Silence> added = context_.alerting->AddSilence(*parsed);
+    if (!added.ok()) {
+      return Error(absl::IsInvalidArgument(added.status()) ? 400 : 500, added.status().message());
+    }
+    return Success(SilenceJson(*added, NowMs()));
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    return MethodNotAllowed(request, "GET, HEAD, POST");
+  }
+  std::string state;
+  for (const auto& [name, value] : request.params) {
+    if (name != "state") return Error(400, absl::StrCat("unknown parameter '", name, "'"));
+    if (value != "active" && value != "pending" && value != "expired") {
+      return Error(400, "state must be active, pending or expired, got '" + value + "'");
+    }
+    state = value;
+  }
+  if (context_.alerting == nullptr) return Error(404, kNoAlerting);
+  const int64_t now = NowMs();
+  std::vector<alerting::Silence> silences = context_.alerting->Silences();
+  std::sort(silences.begin(), silences.end(),
+            [now](const alerting::Silence& a, const alerting::Silence& b) {
+              return std::make_tuple(StateRank(a.StateAt(now)), a.starts_at_ms, a.id) <
+                     std::make_tuple(StateRank(b.StateAt(now)), b.starts_at_ms, b.id);
+            });
+  json data = json::array();
+  for (const alerting::Silence& s : silences) {
+    if (!state.empty() && state != s.StateAt(now)) continue;
+    data.push_back(SilenceJson(s, now));
+  }
+  return Success(std::move(data));
+}
+
+HttpResponse HttpApi::SilenceById(const HttpRequest& request, const std::string& id) const {
+  const bool expire = request.method == "DELETE";
+  if (!expire && request.method != "GET" && request.method != "HEAD") {
+    return MethodNotAllowed(request, "GET, HEAD, DELETE");
+  }
+  if (expire) {
+    if (std::optional<HttpResponse> denied = Unauthorized(request, "expiring silences")) {
+      return *denied;
+    }
+  }
+  if (context_.alerting == nullptr) return Error(404, kNoAlerting);
+  if (expire) {
+    absl::Status s = context_.alerting->ExpireSilence(id);
+    if (absl::IsNotFound(s)) return Error(404, absl::StrCat("no silence with id '", id, "'"));
+    if (absl::IsFailedPrecondition(s)) return Error(409, s.message());
+    if (!s.ok()) return Error(500, s.message());
+  }
+  const int64_t now = NowMs();
+  for (const alerting::Silence& s : context_.alerting->Silences()) {
+    if (s.id == id) return Success(SilenceJson(s, now));
+  }
+  return Error(404, absl::StrCat("no silence with id '", id, "'"));
+}
+
+HttpResponse HttpApi::AlertingStatus() const {
+  if (context_.alerting == nullptr) return Error(404, kNoAlerting);
+  return Success(context_.alerting->Status());
+}
+
+absl::StatusOr<alerting::SilenceRequest> ParseSilenceRequest(absl::string_view body,
+                                                             int64_t now_ms) {
+  nlohmann::json j;
+  if (absl::StripAsciiWhitespace(body).empty()) {
+    return absl::InvalidArgumentError(
+        "the request body must be a JSON object with matchers, ends_at or duration, created_by "
+        "and comment");
+  }
+  // nlohmann::json reports where parsing failed only through its exception.
+  try {
+    j = nlohmann::json::parse(body.begin(), body.end());
+  } catch (const nlohmann::json::parse_error& e) {
+    absl::string_view what = e.what();
+    if (size_t pos = what.find("] "); pos != absl::string_view::npos) what.remove_prefix(pos + 2);
+    return absl::InvalidArgumentError(absl::StrCat("the request body is not valid JSON: ", what));
+  }
+  if (!j.is_object()) return absl::InvalidArgumentError("the request body must be a JSON object");
+  alerting::SilenceRequest request;
+  std::optional<int64_t> ends_at;
+  std::optional<absl::Duration> duration;
+  auto time_field = [&](const std::string& key,
+                        const nlohmann::json& v) -> absl::StatusOr<int64_t> {
+    if (v.is_number_integer()) return v.get<int64_t>();
+    if (v.is_string()) {
+      absl::StatusOr<int64_t> t = ParseTimeParam(v.get<std::string>(), now_ms);
+      if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", t.status().message()));
+      return *t;
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        key, ": expected an RFC3339 time such as \"2026-11-22T12:00:00Z\" or epoch milliseconds"));
+  };
+  auto string_field = [](const std::string& key,
+                         const nlohmann::json& v) -> absl::StatusOr<std::string> {
+    if (!v.is_string()) return absl::InvalidArgumentError(absl::StrCat(key, ": expected a string"));
+    return v.get<std::string>();
+  };
+  for (const auto& [key, v] : j.items()) {
+    if (key == "matchers") {
+      if (!v.is_array()) {
+        return absl::InvalidArgumentError(
+            "matchers: expected a list of matchers such as [\"host=\\\"web1\\\"\"]");
+      }
+      for (const nlohmann::json& m : v) {
+        if (!m.is_string()) {
+          return absl::InvalidArgumentError("matchers: every matcher must be a string");
+        }
+        request.matchers.push_back(m.get<std::string>());
+      }
+    } else if (key == "starts_at") {
+      absl::StatusOr<int64_t> t = time_field(key, v);
+      if (!t.ok()) return t.status();
+      request.starts_at_ms = *t;
+    } else if (key == "ends_at") {
+      absl::StatusOr<int64_t> t = time_field(key, v);
+      if (!t.ok()) return t.status();
+      ends_at = *t;
+    } else if (key == "duration") {
+      if (!v.is_string()) {
+        return absl::InvalidArgumentError("duration: expected a duration string such as \"2h\"");
+      }
+      absl::StatusOr<absl::Duration> d = ParseDuration(v.get<std::string>());
+      if (!d.ok())
+        return absl::InvalidArgumentError(absl::StrCat("duration: ", d.status().message()));
+      if (*d <= absl::ZeroDuration()) {
+        return absl::InvalidArgumentError("duration: must be greater than 0");
+      }
+      duration = *d;
+    } else if (key == "created_by" || key == "comment") {
+      absl::StatusOr<std::string> text = string_field(key, v);
+      if (!text.ok()) return text.status();
+      (key == "created_by" ? request.created_by : request.comment) = *text;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown key '", key,
+                       "' (expected matchers, starts_at, ends_at, duration, created_by, comment)"));
+    }
+  }
+  if (ends_at.has_value() == duration.has_value()) {
+    return absl::InvalidArgumentError(
+        ends_at ? "give either ends_at or duration, not both"
+                : "give ends_at (an RFC3339 time) or duration (such as \"2h\")");
+  }
+  if (ends_at) {
+    request.ends_at_ms = *ends_at;
+  } else {
+    const int64_t start = request.starts_at_ms == 0 ? now_ms : request.starts_at_ms;
+    request.ends_at_ms = start + absl::ToInt64Milliseconds(*duration);
+  }
+  return request;
 }
 
 HttpResponse HttpApi::Ready() const {

@@ -81,6 +81,20 @@ void Poke(const std::string& host, int port) {
   freeaddrinfo(found);
 }
 
+// Reads the request body (as much as the client sends, up to the limit); false when it is
+// larger than kMaxRequestBody.
+bool ReadBody(mg_connection* conn, std::string* body) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  if (info->content_length > static_cast<long long>(kMaxRequestBody)) return false;
+  char buf[8192];
+  for (;;) {
+    int n = mg_read(conn, buf, sizeof(buf));
+    if (n <= 0) return true;
+    body->append(buf, static_cast<size_t>(n));
+    if (body->size() > kMaxRequestBody) return false;
+  }
+}
+
 }  // namespace
 
 HttpServer::HttpServer(Options options, ApiContext context)
@@ -192,7 +206,15 @@ int HttpServer::Handle(mg_connection* conn) {
 
   // The response is complete before the first byte is written: no store lock is held while a
   // slow client reads it.
-  HttpResponse response = api_.Serve(request);
+  HttpResponse response;
+  if (ReadBody(conn, &request.body)) {
+    response = api_.Serve(request);
+  } else {
+    response.status = 413;
+    response.content_type = "application/json";
+    response.body = absl::StrCat(R"({"status":"error","error":"request body larger than )",
+                                 kMaxRequestBody, R"( bytes"})", "\n");
+  }
 
   // Counted before writing, so a client that has the response also sees it counted.
   const std::string handler = HttpApi::HandlerLabel(request.path);

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "collector/store/series_store.h"
+#include "common/secret.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -40,12 +42,23 @@ size_t Collect(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-Reply Fetch(int port, const std::string& method, const std::string& path_and_query) {
+Reply Fetch(int port, const std::string& method, const std::string& path_and_query,
+            const std::string& body = "", const std::string& bearer = "") {
   Reply reply;
   CURL* curl = curl_easy_init();
   std::string url = absl::StrCat("http://127.0.0.1:", port, path_and_query);
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_slist* headers = nullptr;
+  if (!bearer.empty()) {
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + bearer).c_str());
+  }
+  if (!body.empty()) {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Collect);
@@ -59,6 +72,7 @@ Reply Fetch(int port, const std::string& method, const std::string& path_and_que
   curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
   if (type != nullptr) reply.content_type = type;
   curl_easy_cleanup(curl);
+  curl_slist_free_all(headers);
   return reply;
 }
 
@@ -81,6 +95,39 @@ json Points(const std::vector<std::pair<int64_t, double>>& points) {
   for (const auto& [t, v] : points) out.push_back(json::array({t, v}));
   return out;
 }
+
+// Alert delivery that records what the API hands it.
+class RecordingAlerting : public AlertingSource {
+ public:
+  std::vector<alerting::Silence> Silences() const override {
+    absl::MutexLock lock(&mu_);
+    return silences_;
+  }
+  absl::StatusOr<alerting::Silence> AddSilence(const alerting::SilenceRequest& request) override {
+    absl::StatusOr<alerting::Silence> s = alerting::MakeSilence(request, kNow);
+    if (!s.ok()) return s.status();
+    absl::MutexLock lock(&mu_);
+    s->id = absl::StrCat("id", silences_.size());
+    silences_.push_back(*s);
+    return s;
+  }
+  absl::Status ExpireSilence(const std::string& id) override {
+    absl::MutexLock lock(&mu_);
+    for (alerting::Silence& s : silences_) {
+      if (s.id == id) {
+        s.ends_at_ms = kNow;
+        return absl::OkStatus();
+      }
+    }
+    return absl::NotFoundError(id);
+  }
+  json Status() const override { return json::object(); }
+  absl::Status Reload() override { return absl::OkStatus(); }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<alerting::Silence> silences_ ABSL_GUARDED_BY(mu_);
+};
 
 // One server over one filled store for the whole suite: stopping a civetweb server takes about
 // two seconds (its accept loop polls with that timeout). Tests that need other limits or fresh
@@ -122,6 +169,8 @@ class HttpServerTest : public ::testing::Test {
     context.ready = [] { return ready_.load(); };
     context.version = "1.2.3";
     context.now_ms = [] { return now_.load(); };
+    context.alerting = &alerting_;
+    context.api_token_sha256 = Sha256Hex("s3cret");
     HttpServer::Options options;
     options.listen = "127.0.0.1:0";
     options.threads = 2;
@@ -154,6 +203,7 @@ class HttpServerTest : public ::testing::Test {
   static std::atomic<bool> ready_;
   static std::atomic<int64_t> now_;
   static HttpServer* server_;
+  static RecordingAlerting alerting_;
 };
 
 SeriesStore* HttpServerTest::store_ = nullptr;
@@ -161,6 +211,7 @@ prometheus::Registry* HttpServerTest::registry_ = nullptr;
 std::atomic<bool> HttpServerTest::ready_{true};
 std::atomic<int64_t> HttpServerTest::now_{kNow};
 HttpServer* HttpServerTest::server_ = nullptr;
+RecordingAlerting HttpServerTest::alerting_;
 
 TEST_F(HttpServerTest, PortZeroBindsAFreePort) {
   ASSERT_NE(server_, nullptr);
@@ -384,6 +435,29 @@ TEST_F(HttpServerTest, NonGetIs405WithAllowHeader) {
     EXPECT_THAT(reply.headers, HasSubstr("Allow: GET, HEAD"));
   }
   EXPECT_EQ(Fetch(server_->port(), "DELETE", "/api/v1/series").code, 405);
+}
+
+TEST_F(HttpServerTest, PostBodyReachesTheApiAndDeleteExpires) {
+  Reply reply = Fetch(server_->port(), "POST", "/api/v1/silences",
+                      R"({"matchers":["host=\"web-1\""],"duration":"1h","created_by":"bob",)"
+                      R"("comment":"disk swap"})",
+                      "s3cret");
+  ASSERT_EQ(reply.code, 200) << reply.body;
+  json data = Json(reply)["data"];
+  EXPECT_EQ(data["matchers"], json::array({"host=\"web-1\""}));
+  EXPECT_EQ(data["comment"], "disk swap");
+  const std::string id = data["id"];
+  reply = Fetch(server_->port(), "DELETE", "/api/v1/silences/" + id, "", "s3cret");
+  ASSERT_EQ(reply.code, 200) << reply.body;
+  EXPECT_EQ(Json(reply)["data"]["state"], "expired");
+  EXPECT_EQ(Fetch(server_->port(), "DELETE", "/api/v1/silences/" + id).code, 401);
+}
+
+TEST_F(HttpServerTest, OversizedBodyIs413) {
+  std::string body(kMaxRequestBody + 1, ' ');
+  Reply reply = Fetch(server_->port(), "POST", "/api/v1/silences", body, "s3cret");
+  EXPECT_EQ(reply.code, 413);
+  EXPECT_THAT(reply.body, HasSubstr("request body larger than 65536 bytes"));
 }
 
 TEST_F(HttpServerTest, MetricsCountsRequestsByHandlerAndCode) {
