@@ -14,7 +14,7 @@
 #include "alerting/eval/statistics.h"
 #include "alerting/eval/window.h"
 #include "alerting/rules/rule.h"
-#include "alerting/state/state_store.h"
+#include "alerting/state/alarm_store.h"
 #include "common/series_key.h"
 
 namespace vigil::alerting {
@@ -76,7 +76,7 @@ class AlarmEngine {
   std::optional<int64_t> NextDueMs() const;
 
   std::vector<AlarmView> Alarms() const;
-  // Persistent form of every instance, for the StateStore.
+  // Persistent form of every instance, for the AlarmStore.
   std::vector<AlarmRecord> Snapshot() const;
 
   const RuleSet& rules() const { return *rules_; }

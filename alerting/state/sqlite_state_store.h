@@ -13,14 +13,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "alerting/state/state_store.h"
+#include "alerting/state/alarm_store.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace vigil::alerting {
 
-// StateStore in an embedded SQLite file (the collector's state directory). Thread-safe: one
+// AlarmStore in an embedded SQLite file (the collector's state directory). Thread-safe: one
 // mutex serializes every call on the single connection, so batches never interleave; the
 // callers (one evaluation round at a time, plus occasional readers) never contend for long.
 //
@@ -33,7 +33,7 @@ namespace vigil::alerting {
 // Schema changes are forward-only migrations numbered from 1 and recorded in `schema_version`;
 // opening applies the missing ones in place, and a file written by a newer binary (a higher
 // version than this one knows) is refused rather than misread.
-class SqliteStateStore : public StateStore {
+class SqliteStateStore : public AlarmStore {
  public:
   // The schema version this binary writes.
   static constexpr int kSchemaVersion = 1;

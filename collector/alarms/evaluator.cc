@@ -96,7 +96,7 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Start(Options options,
 }
 
 Evaluator::Evaluator(Options options, prometheus::Registry& r,
-                     std::unique_ptr<alerting::StateStore> store)
+                     std::unique_ptr<alerting::AlarmStore> store)
     : options_(std::move(options)),
       state_(std::move(store)),
       reload_success_(prometheus::BuildGauge()

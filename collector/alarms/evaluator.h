@@ -16,7 +16,7 @@
 #include "absl/types/span.h"
 #include "alerting/engine/alarm_engine.h"
 #include "alerting/notify/dispatcher.h"
-#include "alerting/state/state_store.h"
+#include "alerting/state/alarm_store.h"
 #include "collector/http/api.h"
 #include "collector/store/series_store.h"
 #include "prometheus/counter.h"
@@ -27,7 +27,7 @@ namespace vigil::collector {
 
 // Runs the rule engine inside the collector: takes stored datapoints from the ingest workers
 // (never blocking them), evaluates closed periods every evaluation_interval on its own thread,
-// persists alarm states and transitions in the StateStore (one batch per round), reloads the
+// persists alarm states and transitions in the AlarmStore (one batch per round), reloads the
 // rule directory on request (inotify, SIGHUP, POST /-/reload), answers the alarm API, and hands
 // every transition to alert delivery (the history line says when its notifications are held
 // back by a silence, a maintenance window or inhibition).
@@ -68,7 +68,7 @@ class Evaluator : public AlarmSource {
     double value;
   };
   Evaluator(Options options, prometheus::Registry& registry,
-            std::unique_ptr<alerting::StateStore> store);
+            std::unique_ptr<alerting::AlarmStore> store);
   void Run();
   void Watch();
   void WriteSnapshots();
@@ -77,7 +77,7 @@ class Evaluator : public AlarmSource {
   void Publish();
 
   const Options options_;
-  std::unique_ptr<alerting::StateStore> state_;
+  std::unique_ptr<alerting::AlarmStore> state_;
   std::unique_ptr<alerting::AlarmEngine> engine_;  // evaluation thread only
   int inotify_fd_ = -1;
 

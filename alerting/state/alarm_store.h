@@ -1,5 +1,5 @@
-#ifndef VIGIL_ALERTING_STATE_STATE_STORE_H_
-#define VIGIL_ALERTING_STATE_STATE_STORE_H_
+#ifndef VIGIL_ALERTING_STATE_ALARM_STORE_H_
+#define VIGIL_ALERTING_STATE_ALARM_STORE_H_
 
 #include <cstdint>
 #include <string>
@@ -36,9 +36,9 @@ struct TransitionRecord {
 // Where alarm states and transition history live. Implementations: embedded SQLite (here);
 // PostgreSQL later. Writes are batched by the caller (one call per evaluation round), never
 // per datapoint. Thread-safe.
-class StateStore {
+class AlarmStore {
  public:
-  virtual ~StateStore() = default;
+  virtual ~AlarmStore() = default;
 
   // Inserts or replaces the given instances (key: rule + instance), in one transaction.
   virtual absl::Status SaveAlarms(const std::vector<AlarmRecord>& alarms) = 0;
@@ -56,4 +56,4 @@ class StateStore {
 
 }  // namespace vigil::alerting
 
-#endif  // VIGIL_ALERTING_STATE_STATE_STORE_H_
+#endif  // VIGIL_ALERTING_STATE_ALARM_STORE_H_
