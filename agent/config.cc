@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -17,6 +20,8 @@ namespace vigil::agent {
 namespace {
 
 constexpr char kDefaultCheckType[] = "system";
+constexpr char kDefaultIncludeDir[] = "conf.d";  // beside the main file
+constexpr char kIncludeSuffix[] = ".yaml";
 constexpr absl::Duration kMinInterval = absl::Seconds(1);
 constexpr absl::Duration kMaxDefaultTimeout = absl::Seconds(10);
 constexpr uint64_t kMinSpoolBytes = uint64_t{1} << 20;
@@ -51,7 +56,9 @@ class AgentConfigParser {
                     const std::vector<std::string>& known_types)
       : errors_(name), dir_(DirName(name)), make_check_(make_check), known_types_(known_types) {}
 
-  absl::StatusOr<AgentConfig> Parse(const YAML::Node& root) {
+  // `read_default_include` says whether the default include_dir (conf.d beside the file) is
+  // read when the file names none.
+  absl::StatusOr<AgentConfig> Parse(const YAML::Node& root, bool read_default_include) {
     AgentConfig config = DefaultAgentConfig();
     config.checks.clear();
     ConfigMap top(root, &errors_);
@@ -99,18 +106,29 @@ class AgentConfigParser {
       // No `checks:` key at all: the host's system metrics, so a bare agent is useful.
       YAML::Node entry(YAML::NodeType::Map);
       entry["type"] = kDefaultCheckType;
-      ParseCheck(entry, "default check", config.interval, &config.checks);
-    } else if (checks.IsSequence()) {
-      size_t index = 0;
-      for (const YAML::Node& entry : checks) {
-        ParseCheck(entry, absl::StrCat("checks[", index++, "]"), config.interval, &config.checks);
-      }
-    } else if (!checks.IsNull()) {  // `checks:` with nothing is an agent without checks.
-      errors_.Add(checks.Mark(), "checks: expected a list of check entries");
+      ParseCheck(entry, "default check", config.interval, errors_, &config.checks);
+    } else {
+      ParseCheckList(checks, config.interval, errors_, &config.checks);
     }
 
+    // Read now, used once the main file's own problems have been reported.
+    std::optional<std::string> include_dir = top.OptionalString("include_dir");
+    YAML::Mark include_mark = top.Node("include_dir").Mark();
     top.Finish();
-    if (!errors_.empty()) return errors_.ToStatus();
+
+    if (include_dir.has_value()) {
+      // Set in the file: "" disables per-check files; any other directory must exist.
+      if (!include_dir->empty()) {
+        ReadIncludeDir(ResolvePath(dir_, *include_dir), /*required=*/true, include_mark, &config);
+      }
+    } else if (read_default_include) {
+      ReadIncludeDir(ResolvePath(dir_, kDefaultIncludeDir), /*required=*/false, include_mark,
+                     &config);
+    }
+
+    std::vector<std::string> problems = errors_.messages();
+    problems.insert(problems.end(), include_problems_.begin(), include_problems_.end());
+    if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
     return config;
   }
 
@@ -221,13 +239,90 @@ class AgentConfigParser {
     map.Finish();
   }
 
-  void ParseCheck(const YAML::Node& entry, const std::string& path, absl::Duration agent_interval,
-                  std::vector<CheckConfig>* checks) {
-    if (!entry.IsMap()) {
-      errors_.Add(entry.Mark(), absl::StrCat(path, ": expected a mapping with at least 'type'"));
+  // A `checks:` value: a list of entries; null (`checks:` with nothing) is an empty list.
+  void ParseCheckList(const YAML::Node& checks, absl::Duration agent_interval, ConfigErrors& errors,
+                      std::vector<CheckConfig>* out) {
+    if (checks.IsSequence()) {
+      size_t index = 0;
+      for (const YAML::Node& entry : checks) {
+        ParseCheck(entry, absl::StrCat("checks[", index++, "]"), agent_interval, errors, out);
+      }
+    } else if (checks.IsDefined() && !checks.IsNull()) {
+      errors.Add(checks.Mark(), "checks: expected a list of check entries");
+    }
+  }
+
+  // Appends the checks of every `*.yaml` file in `dir`, in name order. Each file's problems
+  // name that file. An absent directory is an error only when the config named it.
+  void ReadIncludeDir(const std::string& dir, bool required, const YAML::Mark& key_mark,
+                      AgentConfig* config) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    if (ec) {
+      if (!required && ec == std::errc::no_such_file_or_directory) return;
+      errors_.Add(key_mark,
+                  absl::StrCat("include_dir: cannot read directory '", dir, "': ", ec.message()));
       return;
     }
-    ConfigMap map(entry, &errors_);
+    std::vector<std::string> names;
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      // Hidden files and everything else (README, *.yaml.dpkg-dist, *.rpmnew, editor backups)
+      // are not read, so package managers and editors cannot add checks by accident.
+      if (name[0] == '.' || !absl::EndsWith(name, kIncludeSuffix)) continue;
+      names.push_back(std::move(name));
+    }
+    if (ec) {
+      errors_.Add(key_mark,
+                  absl::StrCat("include_dir: cannot read directory '", dir, "': ", ec.message()));
+      return;
+    }
+    config->include_dir = dir;
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      ReadIncludeFile(absl::StrCat(dir, "/", name), config);
+    }
+  }
+
+  void ReadIncludeFile(const std::string& path, AgentConfig* config) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      include_problems_.push_back(
+          absl::StrCat(path, ": not a regular file (include_dir holds *.yaml files of checks)"));
+      return;
+    }
+    absl::StatusOr<YAML::Node> root = LoadYamlFile(path);
+    if (!root.ok()) {
+      include_problems_.emplace_back(root.status().message());
+      return;
+    }
+    ConfigErrors errors(path);
+    ConfigMap map(*root, &errors);
+    if (root->IsMap()) {
+      for (const auto& kv : *root) {
+        const std::string key = kv.first.Scalar();
+        if (key == "checks") continue;
+        map.Node(key);  // reported here, with a better message than "unknown key"
+        errors.Add(kv.first.Mark(), absl::StrCat("'", key,
+                                                 "': a file in include_dir holds only `checks:`; "
+                                                 "other keys belong in ",
+                                                 errors_.file()));
+      }
+    }
+    ParseCheckList(map.Node("checks"), config->interval, errors, &config->checks);
+    map.Finish();
+    include_problems_.insert(include_problems_.end(), errors.messages().begin(),
+                             errors.messages().end());
+  }
+
+  void ParseCheck(const YAML::Node& entry, const std::string& path, absl::Duration agent_interval,
+                  ConfigErrors& errors, std::vector<CheckConfig>* checks) {
+    if (!entry.IsMap()) {
+      errors.Add(entry.Mark(), absl::StrCat(path, ": expected a mapping with at least 'type'"));
+      return;
+    }
+    ConfigMap map(entry, &errors);
     CheckConfig cc;
     cc.node = entry;
     cc.mark = entry.Mark();
@@ -264,12 +359,11 @@ class AgentConfigParser {
     if (map.Has("name") && cc.name.empty()) {
       ErrorAt(map, "name", path + ".name", "must not be empty");
     } else if (!cc.name.empty()) {
-      auto [it, inserted] = names_.emplace(cc.name, cc.mark);
+      auto [it, inserted] = names_.emplace(cc.name, NamedAt{errors.file(), cc.mark});
       if (!inserted) {
-        ErrorAt(
-            map, "name", path + ".name",
-            absl::StrCat("duplicate check name '", cc.name, "' (also used by the check at line ",
-                         it->second.line + 1, "); give each check its own name"));
+        ErrorAt(map, "name", path + ".name",
+                absl::StrCat("duplicate check name '", cc.name, "' (also used by ",
+                             UsedBy(it->second, errors.file()), "); give each check its own name"));
       }
     }
 
@@ -285,18 +379,39 @@ class AgentConfigParser {
     check->SetContext({cc.name, cc.interval, cc.timeout});
     absl::Status init = check->Init(map);
     if (!init.ok()) {
-      errors_.Add(cc.mark, absl::StrCat(path, " (", cc.name, "): ", init.message()));
+      errors.Add(cc.mark, absl::StrCat(path, " (", cc.name, "): ", init.message()));
     }
     map.Finish();
     cc.check = std::move(check);
     checks->push_back(std::move(cc));
   }
 
-  ConfigErrors errors_;
+  // Where a check name was first used: the file and the position of its entry (null for the
+  // default check, which is not written anywhere).
+  struct NamedAt {
+    std::string file;
+    YAML::Mark mark;
+  };
+
+  // "the check at line 2" within one file, "the check at conf.d/a.yaml:2:5" across files.
+  std::string UsedBy(const NamedAt& first, const std::string& file) const {
+    if (first.mark.is_null()) {
+      return absl::StrCat("the default check, which runs because ", errors_.file(),
+                          " has no `checks:` key");
+    }
+    if (first.file == file) return absl::StrCat("the check at line ", first.mark.line + 1);
+    return absl::StrCat("the check at ", first.file, ":", first.mark.line + 1, ":",
+                        first.mark.column + 1);
+  }
+
+  ConfigErrors errors_;  // the main file's problems
   std::string dir_;
   const CheckFactory& make_check_;
   const std::vector<std::string>& known_types_;
-  std::map<std::string, YAML::Mark> names_;  // check name -> position of its entry
+  std::map<std::string, NamedAt> names_;  // check name -> where it is first used
+  // Problems of the include_dir files, each already `file:line:col: message`; after the main
+  // file's in the result.
+  std::vector<std::string> include_problems_;
 };
 
 }  // namespace
@@ -320,14 +435,16 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, const
                                              const std::vector<std::string>& known_types) {
   absl::StatusOr<YAML::Node> root = LoadYamlString(yaml_text, name);
   if (!root.ok()) return root.status();
-  return AgentConfigParser(name, make_check, known_types).Parse(*root);
+  return AgentConfigParser(name, make_check, known_types)
+      .Parse(*root, /*read_default_include=*/false);
 }
 
 absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path, const CheckFactory& make_check,
                                             const std::vector<std::string>& known_types) {
   absl::StatusOr<YAML::Node> root = LoadYamlFile(path);
   if (!root.ok()) return root.status();
-  return AgentConfigParser(path, make_check, known_types).Parse(*root);
+  return AgentConfigParser(path, make_check, known_types)
+      .Parse(*root, /*read_default_include=*/true);
 }
 
 }  // namespace vigil::agent

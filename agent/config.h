@@ -19,8 +19,14 @@
 // Loading is strict: every problem is reported as `file:line:col: message`, all at once, and
 // unknown keys are errors, including keys inside a check entry that the check does not read.
 //
-// Relative paths (collector.token_file, collector.tls.*_file, spool.directory) are resolved
-// against the directory of the config file at load time, so the values below are usable as is.
+// Relative paths (collector.token_file, collector.tls.*_file, spool.directory, include_dir) are
+// resolved against the directory of the config file at load time, so the values below are
+// usable as is.
+//
+// Per-check files: every `*.yaml` file of `include_dir` (default: `conf.d` beside the main file,
+// which may be absent) holds only a `checks:` list. The files are read in name order and their
+// checks appended after the main file's; check names are unique across all files; messages
+// about such a file name that file, and relative paths in it are relative to its directory.
 
 namespace vigil::agent {
 
@@ -76,7 +82,10 @@ struct AgentConfig {
   // Self-metrics endpoint (host:port); empty disables it. Anything but a loopback address
   // exposes the agent's metrics to the network, unauthenticated.
   std::string metrics_listen = "127.0.0.1:9102";
-  std::vector<CheckConfig> checks;
+  // The directory of per-check files that was read ("" when none was: disabled, or the default
+  // directory is absent).
+  std::string include_dir;
+  std::vector<CheckConfig> checks;  // the main file's, then each per-check file's in name order
 };
 
 // Creates a check of a known type, or returns null for an unknown one (agent/checks/registry).
@@ -89,13 +98,15 @@ AgentConfig DefaultAgentConfig();
 
 // Parses `yaml_text`; `name` is used in messages and as the path relative paths are resolved
 // against. `known_types` is listed in the "unknown check type" message. Returns
-// InvalidArgument whose message has one `name:line:col: problem` per line.
+// InvalidArgument whose message has one `name:line:col: problem` per line. Text has no
+// directory of its own, so only an `include_dir` the text sets is read, never the default one.
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, const std::string& name,
                                              const CheckFactory& make_check,
                                              const std::vector<std::string>& known_types);
 
-// Reads and parses the file at `path`: NotFound naming the file when it cannot be read,
-// otherwise as ParseAgentConfig.
+// Reads and parses the file at `path`, then the per-check files of its include_dir (default
+// `<dir of path>/conf.d`): NotFound naming the file when `path` cannot be read, otherwise as
+// ParseAgentConfig, with each problem naming the file it is in.
 absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path, const CheckFactory& make_check,
                                             const std::vector<std::string>& known_types);
 

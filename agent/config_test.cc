@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -23,18 +24,22 @@ using ::testing::Pair;
 using ::testing::StartsWith;
 
 // A check with one key of its own, `threshold`, so the loader's handling of check-specific
-// keys can be observed.
+// keys can be observed. It also keeps the file its entry came from, which checks resolve their
+// relative paths against.
 class ThresholdCheck : public Check {
  public:
   absl::Status Init(ConfigMap& config) override {
     threshold_ = config.Int("threshold", 5, 0, 100);
+    file_ = config.errors()->file();
     return absl::OkStatus();
   }
   absl::StatusOr<std::vector<Sample>> Collect(absl::Time) override { return std::vector<Sample>{}; }
   int64_t threshold() const { return threshold_; }
+  const std::string& file() const { return file_; }
 
  private:
   int64_t threshold_ = -1;
+  std::string file_;
 };
 
 // A check whose Init fails for a reason that is not about a key.
@@ -73,6 +78,19 @@ std::string Problems(const std::string& yaml) {
 int64_t ThresholdOf(const CheckConfig& c) {
   auto* check = dynamic_cast<ThresholdCheck*>(c.check.get());
   return check == nullptr ? -2 : check->threshold();
+}
+
+std::string FileOf(const CheckConfig& c) {
+  auto* check = dynamic_cast<ThresholdCheck*>(c.check.get());
+  return check == nullptr ? "" : check->file();
+}
+
+std::vector<std::string> Lines(const std::string& text) { return absl::StrSplit(text, '\n'); }
+
+std::vector<std::string> NamesOf(const AgentConfig& config) {
+  std::vector<std::string> names;
+  for (const CheckConfig& c : config.checks) names.push_back(c.name);
+  return names;
 }
 
 using ::vigil::testing::TempDir;
@@ -457,6 +475,197 @@ TEST(AgentConfig, RelativePathsAreResolvedAgainstTheConfigDirectory) {
   EXPECT_EQ(config->collector.token_file, dir.path() + "/agent.token");
   EXPECT_EQ(config->collector.tls.ca_file, dir.path() + "/tls/ca.pem");
   EXPECT_EQ(config->spool.directory, dir.path() + "/spool");
+}
+
+// A main file and per-check files in a temporary /etc/vigil.
+class AgentConfigIncludeDir : public ::testing::Test {
+ protected:
+  std::string WriteMain(const std::string& yaml) { return dir_.Write("agent.yaml", yaml); }
+  std::string WriteConfD(const std::string& name, const std::string& yaml) {
+    std::filesystem::create_directories(dir_.Join("conf.d"));
+    return dir_.Write("conf.d/" + name, yaml);
+  }
+  absl::StatusOr<AgentConfig> Load() {
+    return LoadAgentConfig(dir_.Join("agent.yaml"), MakeCheck, KnownTypes());
+  }
+  std::string LoadProblems() {
+    absl::StatusOr<AgentConfig> config = Load();
+    EXPECT_FALSE(config.ok()) << "loaded without error";
+    if (config.ok()) return "";
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(config.status().message());
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(AgentConfigIncludeDir, ChecksOfEveryYamlFileFollowTheMainFilesInNameOrder) {
+  WriteMain("interval: 20s\nchecks:\n  - type: system\n");
+  WriteConfD("b.yaml", "checks:\n  - {type: fake, name: b1, threshold: 7}\n");
+  WriteConfD("a.yaml", "checks:\n  - {type: fake, name: a1}\n  - {type: fake, name: a2}\n");
+  // Not check files: other suffixes, what package managers leave beside a conffile, hidden.
+  WriteConfD("README", "not yaml: [");
+  WriteConfD("c.yaml.dpkg-dist", "checks:\n  - {type: fake, name: c1}\n");
+  WriteConfD("d.yaml.rpmnew", "checks:\n  - {type: fake, name: d1}\n");
+  WriteConfD(".e.yaml", "checks:\n  - {type: fake, name: e1}\n");
+  WriteConfD("f.yml", "checks:\n  - {type: fake, name: f1}\n");
+
+  absl::StatusOr<AgentConfig> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(NamesOf(*config), ElementsAre("system", "a1", "a2", "b1"));
+  EXPECT_EQ(config->include_dir, dir_.Join("conf.d"));
+  const CheckConfig& b1 = config->checks[3];
+  EXPECT_EQ(b1.interval, absl::Seconds(20));  // the main file's interval is the default
+  EXPECT_EQ(ThresholdOf(b1), 7);
+  // A check sees its own file, so its relative paths are relative to conf.d.
+  EXPECT_EQ(FileOf(b1), dir_.Join("conf.d/b.yaml"));
+  EXPECT_EQ(FileOf(config->checks[0]), dir_.Join("agent.yaml"));
+}
+
+TEST_F(AgentConfigIncludeDir, DefaultDirectoryMayBeAbsent) {
+  WriteMain("checks:\n  - type: fake\n");
+  absl::StatusOr<AgentConfig> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(NamesOf(*config), ElementsAre("fake"));
+  EXPECT_EQ(config->include_dir, "");
+}
+
+TEST_F(AgentConfigIncludeDir, EmptyFileAndEmptyChecksAddNothing) {
+  WriteMain("checks: []\n");
+  WriteConfD("empty.yaml", "");
+  WriteConfD("none.yaml", "checks:\n");
+  WriteConfD("one.yaml", "checks: [{type: fake}]\n");
+  absl::StatusOr<AgentConfig> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(NamesOf(*config), ElementsAre("fake"));
+}
+
+TEST_F(AgentConfigIncludeDir, DefaultSystemCheckStaysWhenTheMainFileHasNoChecksKey) {
+  WriteMain("interval: 10s\n");
+  WriteConfD("nginx.yaml", "checks: [{type: fake, name: nginx}]\n");
+  absl::StatusOr<AgentConfig> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(NamesOf(*config), ElementsAre("system", "nginx"));
+}
+
+TEST_F(AgentConfigIncludeDir, RelativeIncludeDirIsResolvedAgainstTheMainFile) {
+  WriteMain("include_dir: checks.d\nchecks: []\n");
+  std::filesystem::create_directories(dir_.Join("checks.d"));
+  dir_.Write("checks.d/x.yaml", "checks: [{type: fake}]\n");
+  WriteConfD("ignored.yaml", "checks: [{type: fake, name: not-read}]\n");
+  absl::StatusOr<AgentConfig> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(NamesOf(*config), ElementsAre("fake"));
+  EXPECT_EQ(config->include_dir, dir_.Join("checks.d"));
+}
+
+TEST_F(AgentConfigIncludeDir, EmptyIncludeDirDisablesPerCheckFiles) {
+  WriteMain("include_dir: ''\nchecks: []\n");
+  WriteConfD("x.yaml", "checks: [{type: fake}]\n");
+  absl::StatusOr<AgentConfig> config = Load();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->checks.empty());
+  EXPECT_EQ(config->include_dir, "");
+}
+
+TEST_F(AgentConfigIncludeDir, NamedDirectoryMustExist) {
+  WriteMain("checks: []\ninclude_dir: /nonexistent/vigil.d\n");
+  EXPECT_EQ(LoadProblems(),
+            dir_.Join("agent.yaml") +
+                ":2:14: include_dir: cannot read directory '/nonexistent/vigil.d': No such file or "
+                "directory");
+}
+
+TEST_F(AgentConfigIncludeDir, ProblemsNameTheirFileAndComeAfterTheMainFiles) {
+  WriteMain("checks:\n  - type: fake\n    threshold: 500\n");
+  WriteConfD("a.yaml",
+             "checks:\n"
+             "  - type: nginx\n"
+             "  - type: fake\n"
+             "    name: ok\n"
+             "    treshold: 3\n");
+  WriteConfD("b.yaml", "checks:\n  - {type: fake, name: b, interval: 1}\n");
+  const std::string main = dir_.Join("agent.yaml");
+  const std::string a = dir_.Join("conf.d/a.yaml");
+  const std::string b = dir_.Join("conf.d/b.yaml");
+  EXPECT_THAT(Lines(LoadProblems()),
+              ElementsAre(main + ":3:16: threshold: 500 is out of range [0, 100]",
+                          a + ":2:11: checks[0].type: unknown check type 'nginx' (known: system, "
+                              "fake, broken, ghost)",
+                          a + ":5:5: unknown key 'treshold'",
+                          b + ":2:37: interval: bad duration '1': unit must be ms, s, m, h or d"));
+}
+
+TEST_F(AgentConfigIncludeDir, SyntaxErrorNamesTheFile) {
+  WriteMain("checks: []\n");
+  WriteConfD("broken.yaml", "checks:\n  - {type: fake\n");
+  WriteConfD("good.yaml", "checks:\n  - type: bad-type\n");
+  std::vector<std::string> problems = absl::StrSplit(LoadProblems(), '\n');
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_THAT(problems[0], StartsWith(dir_.Join("conf.d/broken.yaml") + ":3:1: "));
+  // The other files are still checked: every problem at once.
+  EXPECT_THAT(problems[1], StartsWith(dir_.Join("conf.d/good.yaml") + ":2:11: checks[0].type: "));
+}
+
+TEST_F(AgentConfigIncludeDir, DuplicateNameAcrossFilesNamesTheFirstUse) {
+  WriteMain("checks:\n  - type: system\n  - type: fake\n    name: web\n");
+  WriteConfD("web.yaml", "checks:\n  - type: fake\n    name: web\n");
+  EXPECT_EQ(LoadProblems(), dir_.Join("conf.d/web.yaml") +
+                                ":3:11: checks[0].name: duplicate check name 'web' (also used by "
+                                "the check at " +
+                                dir_.Join("agent.yaml") + ":3:5); give each check its own name");
+}
+
+TEST_F(AgentConfigIncludeDir, DuplicateNameBetweenTwoIncludedFiles) {
+  WriteMain("checks: []\n");
+  WriteConfD("a.yaml", "checks:\n  - type: fake\n");
+  WriteConfD("b.yaml", "\nchecks:\n  - type: fake\n");
+  EXPECT_EQ(LoadProblems(), dir_.Join("conf.d/b.yaml") +
+                                ":3:5: checks[0].name: duplicate check name 'fake' (also used by "
+                                "the check at " +
+                                dir_.Join("conf.d/a.yaml") + ":2:5); give each check its own name");
+}
+
+TEST_F(AgentConfigIncludeDir, DuplicateOfTheDefaultSystemCheckSaysWhyItRuns) {
+  WriteMain("interval: 10s\n");
+  WriteConfD("system.yaml", "checks:\n  - type: system\n");
+  EXPECT_EQ(LoadProblems(), dir_.Join("conf.d/system.yaml") +
+                                ":2:5: checks[0].name: duplicate check name 'system' (also used "
+                                "by the default check, which runs because " +
+                                dir_.Join("agent.yaml") +
+                                " has no `checks:` key); give each check its own name");
+}
+
+TEST_F(AgentConfigIncludeDir, OnlyChecksBelongInAnIncludedFile) {
+  WriteMain("checks: []\n");
+  WriteConfD("x.yaml", "interval: 5s\nchecks:\n  - type: fake\n");
+  WriteConfD("y.yaml", "checks:\n  type: fake\n");
+  WriteConfD("z.yaml", "- type: fake\n");
+  EXPECT_THAT(Lines(LoadProblems()),
+              ElementsAre(dir_.Join("conf.d/x.yaml") +
+                              ":1:1: 'interval': a file in include_dir holds only `checks:`; "
+                              "other keys belong in " +
+                              dir_.Join("agent.yaml"),
+                          dir_.Join("conf.d/y.yaml") + ":2:3: checks: expected a list of check "
+                                                       "entries",
+                          dir_.Join("conf.d/z.yaml") + ":1:1: expected a mapping"));
+}
+
+TEST_F(AgentConfigIncludeDir, DirectoryNamedYamlIsAProblem) {
+  WriteMain("checks: []\n");
+  std::filesystem::create_directories(dir_.Join("conf.d/sub.yaml"));
+  EXPECT_EQ(LoadProblems(), dir_.Join("conf.d/sub.yaml") +
+                                ": not a regular file (include_dir holds *.yaml files of checks)");
+}
+
+TEST(AgentConfig, ParsedTextReadsNoDefaultIncludeDir) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.Join("conf.d"));
+  dir.Write("conf.d/x.yaml", "checks: [{type: fake}]\n");
+  absl::StatusOr<AgentConfig> config =
+      ParseAgentConfig("checks: []\n", dir.Join("agent.yaml"), MakeCheck, KnownTypes());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->checks.empty());
 }
 
 TEST(AgentConfig, ExampleFileLoads) {
