@@ -19,6 +19,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(AgentConfig config) {
   Spool::Options spool_options;
   spool_options.directory = c.spool.directory;
   spool_options.max_bytes = c.spool.max_bytes;
+  spool_options.retain_acked = c.spool.replay_window;
   absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(spool_options);
   if (!spool.ok()) return spool.status();
   a->spool_ = std::move(*spool);

@@ -20,6 +20,9 @@ AgentMetrics::AgentMetrics()
                                "Datapoints produced by checks")),
       points_sent(Counter(*registry, "vigil_agent_datapoints_sent_total",
                           "Datapoints written to the collector stream")),
+      points_replayed(Counter(*registry, "vigil_agent_datapoints_replayed_total",
+                              "Datapoints resent from the replay buffer at a collector's request "
+                              "(after a collector failover)")),
       points_rejected(Counter(*registry, "vigil_agent_datapoints_rejected_total",
                               "Datapoints the collector acknowledged as rejected")),
       batches_sent(Counter(*registry, "vigil_agent_batches_sent_total",

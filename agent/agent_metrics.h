@@ -25,6 +25,7 @@ struct AgentMetrics {
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Counter& points_collected;
   prometheus::Counter& points_sent;
+  prometheus::Counter& points_replayed;
   prometheus::Counter& points_rejected;
   prometheus::Counter& batches_sent;
   prometheus::Counter& batches_acked;

@@ -236,6 +236,10 @@ class AgentConfigParser {
       ErrorAt(map, "max_size", "spool.max_size",
               absl::StrCat("must be at least 1MiB, got ", out->max_bytes, " bytes"));
     }
+    out->replay_window = map.Duration("replay_window", out->replay_window);
+    if (out->replay_window < absl::ZeroDuration() || out->replay_window > absl::Hours(24)) {
+      ErrorAt(map, "replay_window", "spool.replay_window", "must be between 0s and 24h");
+    }
     map.Finish();
   }
 

@@ -54,6 +54,9 @@ struct CollectorEndpoint {
 struct SpoolConfig {
   std::string directory = "/var/lib/vigil/spool";
   uint64_t max_bytes = uint64_t{256} << 20;
+  // How long acknowledged batches stay in the spool as the replay buffer a collector that takes
+  // over from a dead one may ask for (docs/protocol.md); 0 turns it off.
+  absl::Duration replay_window = absl::Hours(1);
 };
 
 // One entry of `checks:`. `check` has been created by the factory and Init() has succeeded on

@@ -186,6 +186,8 @@ INSTANTIATE_TEST_SUITE_P(
                      "agent.yaml:2:14: spool.directory: must not be empty"},
         BadValueCase{"SpoolMaxSizeTooSmall", "spool:\n  max_size: 64KiB\n",
                      "agent.yaml:2:13: spool.max_size: must be at least 1MiB, got 65536 bytes"},
+        BadValueCase{"SpoolReplayWindowTooLong", "spool:\n  replay_window: 48h\n",
+                     "agent.yaml:2:18: spool.replay_window: must be between 0s and 24h"},
         BadValueCase{"SpoolMaxSizeBadUnit", "spool:\n  max_size: 2TB\n",
                      "agent.yaml:2:13: max_size: bad size unit 'TB' in '2TB' (B, KiB, MiB, GiB, "
                      "KB, MB, GB)"},
@@ -314,6 +316,7 @@ interval: 15s
 spool:
   directory: /data/spool
   max_size: 64MiB
+  replay_window: 30m
 batch:
   max_points: 2000
 metrics:
@@ -342,6 +345,7 @@ checks:
   EXPECT_EQ(config->interval, absl::Seconds(15));
   EXPECT_EQ(config->spool.directory, "/data/spool");
   EXPECT_EQ(config->spool.max_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(config->spool.replay_window, absl::Minutes(30));
   EXPECT_EQ(config->batch_max_points, 2000u);
   EXPECT_EQ(config->metrics_listen, "[::1]:9200");
 
@@ -394,6 +398,7 @@ TEST(AgentConfig, EmptyFileGivesDefaults) {
   EXPECT_EQ(config->interval, absl::Seconds(10));
   EXPECT_EQ(config->spool.directory, "/var/lib/vigil/spool");
   EXPECT_EQ(config->spool.max_bytes, uint64_t{256} << 20);
+  EXPECT_EQ(config->spool.replay_window, absl::Hours(1));
   EXPECT_EQ(config->batch_max_points, 5000u);
   EXPECT_EQ(config->metrics_listen, "127.0.0.1:9102");
   ASSERT_EQ(config->checks.size(), 1u);

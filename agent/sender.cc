@@ -203,6 +203,7 @@ absl::Status Sender::RunStream(bool* welcomed) {
 
   // Welcome: the collector's last sequence for us.
   uint64_t acked = 0;
+  int64_t replay_from_ms = 0;
   {
     absl::MutexLock lock(&rmu);
     auto cond = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !inbox.empty() || reader_done; };
@@ -214,6 +215,7 @@ absl::Status Sender::RunStream(bool* welcomed) {
       return st;
     }
     acked = inbox.front().welcome().last_sequence();
+    replay_from_ms = inbox.front().welcome().replay_from_ms();
     inbox.pop_front();
   }
   *welcomed = true;
@@ -224,6 +226,31 @@ absl::Status Sender::RunStream(bool* welcomed) {
   if (absl::Status s = spool_->Ack(acked); !s.ok()) return finish(s);
 
   StreamEncoder encoder;
+  if (replay_from_ms > 0) {
+    // A collector that took over asks for what it has not seen: the replay buffer, oldest
+    // first, before anything new (not acknowledged; gRPC's flow control paces it).
+    const uint64_t upto = spool_->AckedSequence();
+    uint64_t replayed_batches = 0, replayed_points = 0;
+    for (uint64_t after = 0;;) {
+      absl::StatusOr<std::vector<v1::SpooledBatch>> batches =
+          spool_->ReadRetained(replay_from_ms, after, upto, 64);
+      if (!batches.ok()) return finish(batches.status());
+      if (batches->empty()) break;
+      for (const v1::SpooledBatch& b : *batches) {
+        v1::AgentMessage msg;
+        *msg.mutable_batch() = encoder.Encode(b);
+        msg.mutable_batch()->set_replay(true);
+        if (!stream->Write(msg)) return finish(absl::UnavailableError("stream write failed"));
+        after = b.sequence();
+        ++replayed_batches;
+        replayed_points += static_cast<uint64_t>(b.points_size());
+      }
+    }
+    metrics_->points_replayed.Increment(static_cast<double>(replayed_points));
+    VIGIL_LOG(Info) << "collector asked for data since " << absl::FromUnixMillis(replay_from_ms)
+                    << ": replayed " << replayed_batches << " batches (" << replayed_points
+                    << " points) from the replay buffer";
+  }
   uint64_t sent = std::max(acked, spool_->AckedSequence());
   std::string last_rejection;
   for (;;) {

@@ -34,7 +34,8 @@ class Sender {
     absl::Duration interval = absl::Seconds(10);
     size_t max_in_flight = 32;
     absl::Duration backoff_initial = absl::Milliseconds(500);
-    absl::Duration backoff_max = absl::Seconds(30);
+    // Capped low enough that agents find a new leader soon after a collector failover.
+    absl::Duration backoff_max = absl::Seconds(10);
   };
 
   Sender(Options options, Spool* spool, AgentMetrics* metrics);

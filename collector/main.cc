@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -63,17 +64,17 @@ int main(int argc, char** argv) {
 
   vigil::BlockStopSignals();
 
+  // A leader that loses its lease asks to stop with exit code 1 (it restarts as a standby).
+  static std::atomic<int> exit_code{0};
   absl::StatusOr<std::unique_ptr<vigil::collector::Collector>> collector =
-      vigil::collector::Collector::Start(*std::move(config));
+      vigil::collector::Collector::Start(*std::move(config), [](int code) {
+        exit_code.store(code);
+        kill(getpid(), SIGTERM);
+      });
   if (!collector.ok()) {
     VIGIL_LOG(Error) << "cannot start: " << collector.status();
     return 1;
   }
-  const auto& c = **collector;
-  // One line for people and for test harnesses (which parse the ports when 0 was asked for).
-  std::printf("vigil-collector %s ready: grpc=127.0.0.1:%d http=http://127.0.0.1:%d state=%s\n",
-              VIGIL_VERSION, c.grpc_port(), c.http_port(), c.config().state_dir.c_str());
-  std::fflush(stdout);
   for (int sig = vigil::WaitForSignal();; sig = vigil::WaitForSignal()) {
     if (sig != SIGHUP) {
       VIGIL_LOG(Info) << "received " << strsignal(sig) << ", stopping";
@@ -84,5 +85,5 @@ int main(int argc, char** argv) {
                     << ", alerting config reload " << (r.alerting.ok() ? "done" : "rejected");
   }
   (*collector)->Stop(absl::Seconds(5));
-  return 0;
+  return exit_code.load();
 }

@@ -28,6 +28,9 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r)
       accepted_batches(Counter(r, "vigil_ingest_batches_accepted_total", "Batches stored")),
       duplicate_batches(Counter(r, "vigil_ingest_batches_duplicate_total",
                                 "Replayed batches acknowledged again but not stored twice")),
+      replayed_points(Counter(r, "vigil_ingest_replayed_datapoints_total",
+                              "Datapoints agents resent from their replay buffer at this "
+                              "collector's request after it took over, stored")),
       connected_streams(Gauge(r, "vigil_ingest_connected_agents", "Open agent streams")),
       queue_depth(Gauge(r, "vigil_ingest_queue_depth", "Batches waiting for ingest workers")),
       store_series(Gauge(r, "vigil_store_series", "Series in the in-memory store")),

@@ -26,6 +26,7 @@ struct IngestMetrics {
   prometheus::Counter& accepted_points;
   prometheus::Counter& accepted_batches;
   prometheus::Counter& duplicate_batches;
+  prometheus::Counter& replayed_points;
   prometheus::Gauge& connected_streams;
   prometheus::Gauge& queue_depth;
   prometheus::Gauge& store_series;

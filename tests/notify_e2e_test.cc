@@ -28,6 +28,7 @@
 #include "alerting/notifiers/webhook/webhook_receiver.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/smtp_sink.h"
 #include "tests/stack.h"
 
 namespace vigil::testing {
@@ -56,68 +57,6 @@ std::string UpRule(const std::string& name) {
     annotations: {summary: "system check up on {{host}}"}
 )");
 }
-
-// ---- The SMTP relay (aiosmtpd with a Maildir) ----
-
-bool PortOpen(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
-class SmtpRelay {
- public:
-  explicit SmtpRelay(const TempDir& dir)
-      : dir_(dir), port_(FreePort()), maildir_(dir.Join("Maildir")) {}
-
-  // Starts aiosmtpd and waits until it listens; the Maildir persists across restarts.
-  void Start() {
-    process_ =
-        std::make_unique<Process>(std::vector<std::string>{kPython, "-m", "aiosmtpd", "-n", "-l",
-                                                           absl::StrCat("127.0.0.1:", port_), "-c",
-                                                           "aiosmtpd.handlers.Mailbox", maildir_},
-                                  dir_.Join("aiosmtpd.out"), dir_.Join("aiosmtpd.err"));
-    ASSERT_TRUE(WaitFor([&] { return PortOpen(port_); }, absl::Seconds(30)))
-        << "aiosmtpd did not listen on " << port_ << ": " << process_->Stderr();
-  }
-  void Stop() { process_->Stop(SIGTERM); }
-
-  // Paths of the stored messages.
-  std::vector<std::string> Messages() const {
-    std::vector<std::string> files;
-    const std::string dir = maildir_ + "/new";
-    if (DIR* d = opendir(dir.c_str())) {
-      while (dirent* e = readdir(d)) {
-        if (e->d_name[0] != '.') files.push_back(dir + "/" + e->d_name);
-      }
-      closedir(d);
-    }
-    std::sort(files.begin(), files.end());
-    return files;
-  }
-  // The stored messages whose Subject contains `text`.
-  std::vector<std::string> MessagesAbout(const std::string& text) const {
-    std::vector<std::string> out;
-    for (const std::string& f : Messages()) {
-      if (absl::StrContains(ReadFile(f), "Subject: [ALARM:1] " + text + " ")) out.push_back(f);
-    }
-    return out;
-  }
-
-  int port() const { return port_; }
-
- private:
-  const TempDir& dir_;
-  int port_;
-  std::string maildir_;
-  std::unique_ptr<Process> process_;
-};
 
 // A stored email parsed by Python's email package (the email notifier's testdata/parse_mail.py).
 json ParseMail(const TempDir& dir, const std::string& path) {
@@ -261,7 +200,7 @@ class NotifyEndToEnd : public ::testing::Test {
 
 TEST_F(NotifyEndToEnd, DeliversOnceHonoursSilencesAndSurvivesKill9) {
   TempDir relay_dir;
-  SmtpRelay relay(relay_dir);
+  SmtpSink relay(relay_dir);
   relay.Start();
   alerting::testing::WebhookReceiverOptions hook_options;
   hook_options.statuses = {500, 500, 200};

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "collector/alarms/alert_delivery.h"
 #include "collector/http/http_server.h"
+#include "collector/state/open_state_store.h"
 #include "collector/store/series_store.h"
 #include "common/secret.h"
 #include "common/testing/process.h"
@@ -246,7 +247,8 @@ class SilenceCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     collector::AlertDelivery::Options o;
-    o.store_path = dir_.Join("notifications.db");
+    state_ = *collector::OpenStateStore({}, dir_.path());
+    o.store = &state_->notifications();
     delivery_ = *collector::AlertDelivery::Start(o, registry_);
     ASSERT_NE(delivery_, nullptr);
     token_file_ = dir_.Write("api.token", "api-secret\n");
@@ -275,6 +277,7 @@ class SilenceCommandsTest : public ::testing::Test {
 
   TempDir dir_;
   prometheus::Registry registry_;
+  std::unique_ptr<collector::StateStore> state_;  // before the delivery that uses it
   std::unique_ptr<collector::AlertDelivery> delivery_;
   collector::SeriesStore store_{collector::SeriesStore::Options{}};
   std::unique_ptr<collector::HttpServer> server_;

@@ -8,10 +8,13 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 
 namespace vigil {
@@ -58,6 +61,12 @@ absl::StatusOr<uint64_t> ReadAckedFile(const std::string& path) {
   return acked;
 }
 
+int64_t NewestMs(const vigil::v1::SpooledBatch& batch) {
+  int64_t newest = 0;
+  for (const auto& p : batch.points()) newest = std::max(newest, p.timestamp_ms());
+  return newest;
+}
+
 }  // namespace
 
 Spool::Spool(Options options, std::unique_ptr<RecordLog> log, uint64_t acked)
@@ -91,6 +100,7 @@ absl::Status Spool::RecoverPending() {
   // Locals, because the thread-safety analysis does not see mu_ held inside the callback.
   const uint64_t acked = acked_;
   std::deque<Pending> pending;
+  std::deque<Pending> retained;
   uint64_t unreadable = 0;
   uint64_t previous = 0;  // sequences on disk strictly increase
   absl::Status scanned = log_->ReadFrom(0, [&](uint64_t index, absl::string_view payload) {
@@ -101,20 +111,36 @@ absl::Status Spool::RecoverPending() {
       return true;
     }
     previous = batch.sequence();
-    if (batch.sequence() > acked) {
-      pending.push_back(
-          Pending{index, batch.sequence(), static_cast<uint64_t>(batch.points_size())});
-    }
+    Pending entry{index, batch.sequence(), static_cast<uint64_t>(batch.points_size()),
+                  NewestMs(batch)};
+    (batch.sequence() > acked ? pending : retained).push_back(entry);
     return true;
   });
   if (!scanned.ok()) return scanned;
   pending_ = std::move(pending);
+  retained_ = std::move(retained);
   last_sequence_ = std::max(acked_, previous);
   if (unreadable > 0) {
     VIGIL_LOG(Warning) << "spool " << options_.directory << ": ignored " << unreadable
                        << " records that are not batches in sequence order";
   }
-  return log_->DropSegmentsBefore(pending_.empty() ? log_->NextIndex() : pending_.front().index);
+  return DropUnneeded();
+}
+
+int64_t Spool::NowMs() const {
+  return options_.now_ms ? options_.now_ms() : absl::ToUnixMillis(absl::Now());
+}
+
+absl::Status Spool::DropUnneeded() {
+  const int64_t horizon = NowMs() - absl::ToInt64Milliseconds(options_.retain_acked);
+  while (!retained_.empty() &&
+         (options_.retain_acked <= absl::ZeroDuration() || retained_.front().newest_ms < horizon)) {
+    retained_.pop_front();
+  }
+  uint64_t keep_from = log_->NextIndex();
+  if (!pending_.empty()) keep_from = pending_.front().index;
+  if (!retained_.empty()) keep_from = retained_.front().index;
+  return log_->DropSegmentsBefore(keep_from);
 }
 
 absl::StatusOr<uint64_t> Spool::Append(vigil::v1::SpooledBatch batch) {
@@ -136,7 +162,8 @@ absl::StatusOr<uint64_t> Spool::Append(vigil::v1::SpooledBatch batch) {
   if (!room.ok()) return room;
   absl::StatusOr<uint64_t> index = log_->Append(payload);
   if (!index.ok()) return index.status();
-  pending_.push_back(Pending{*index, sequence, static_cast<uint64_t>(batch.points_size())});
+  pending_.push_back(
+      Pending{*index, sequence, static_cast<uint64_t>(batch.points_size()), NewestMs(batch)});
   last_sequence_ = sequence;
   return sequence;
 }
@@ -155,6 +182,8 @@ absl::Status Spool::MakeRoom(uint64_t incoming) {
       break;
     }
     const uint64_t first_kept = log_->FirstIndex();
+    // Retained batches were acknowledged: losing them costs only replay depth.
+    while (!retained_.empty() && retained_.front().index < first_kept) retained_.pop_front();
     while (!pending_.empty() && pending_.front().index < first_kept) {
       if (batches == 0) first_lost = pending_.front().sequence;
       last_lost = pending_.front().sequence;
@@ -221,8 +250,59 @@ absl::Status Spool::Ack(uint64_t sequence) {
     last_sequence_ = sequence;
   }
   acked_ = sequence;
-  while (!pending_.empty() && pending_.front().sequence <= sequence) pending_.pop_front();
-  return log_->DropSegmentsBefore(pending_.empty() ? log_->NextIndex() : pending_.front().index);
+  while (!pending_.empty() && pending_.front().sequence <= sequence) {
+    retained_.push_back(pending_.front());
+    pending_.pop_front();
+  }
+  return DropUnneeded();
+}
+
+absl::StatusOr<std::vector<vigil::v1::SpooledBatch>> Spool::ReadRetained(int64_t from_ms,
+                                                                         uint64_t after_sequence,
+                                                                         uint64_t max_sequence,
+                                                                         size_t max_batches) {
+  absl::MutexLock lock(&mu_);
+  std::vector<vigil::v1::SpooledBatch> batches;
+  absl::flat_hash_set<uint64_t> wanted;
+  uint64_t first = 0;
+  for (const Pending& r : retained_) {
+    if (r.sequence > max_sequence || wanted.size() >= max_batches) break;
+    if (r.sequence <= after_sequence || r.newest_ms < from_ms) continue;
+    if (wanted.empty()) first = r.index;
+    wanted.insert(r.index);
+  }
+  if (wanted.empty()) return batches;
+  absl::Status read = log_->ReadFrom(first, [&](uint64_t index, absl::string_view payload) {
+    if (!wanted.contains(index)) return true;
+    vigil::v1::SpooledBatch batch;
+    if (!batch.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return true;
+    // Keep the series whose points remain, renumbered densely.
+    vigil::v1::SpooledBatch out;
+    out.set_sequence(batch.sequence());
+    absl::flat_hash_map<uint32_t, uint32_t> ids;
+    for (const auto& p : batch.points()) {
+      if (p.timestamp_ms() < from_ms) continue;
+      auto [it, added] = ids.try_emplace(p.series_id(), 0);
+      if (added) {
+        for (const auto& def : batch.series()) {
+          if (def.id() != p.series_id()) continue;
+          it->second = static_cast<uint32_t>(out.series_size()) + 1;
+          *out.add_series() = def;
+          out.mutable_series(out.series_size() - 1)->set_id(it->second);
+          break;
+        }
+      }
+      if (it->second == 0) continue;  // a point of an undefined series: skipped
+      vigil::v1::Point* point = out.add_points();
+      *point = p;
+      point->set_series_id(it->second);
+    }
+    if (out.points_size() > 0) batches.push_back(std::move(out));
+    wanted.erase(index);
+    return !wanted.empty();
+  });
+  if (!read.ok()) return read;
+  return batches;
 }
 
 absl::Status Spool::WriteAckedFile(uint64_t sequence) const {
@@ -272,6 +352,11 @@ uint64_t Spool::AckedSequence() const {
 uint64_t Spool::PendingBatches() const {
   absl::MutexLock lock(&mu_);
   return pending_.size();
+}
+
+uint64_t Spool::RetainedBatches() const {
+  absl::MutexLock lock(&mu_);
+  return retained_.size();
 }
 
 uint64_t Spool::TotalBytes() const {

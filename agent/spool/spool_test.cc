@@ -47,6 +47,7 @@ Spool::Options OptionsFor(const std::string& dir, uint64_t segment_bytes = 1 << 
   options.directory = dir;
   options.segment_bytes = segment_bytes;
   options.max_bytes = max_bytes;
+  options.retain_acked = absl::ZeroDuration();  // replay retention has tests of its own
   return options;
 }
 
@@ -327,6 +328,82 @@ TEST(Spool, ConcurrentAppendAndAckReadEverySequenceExactlyOnce) {
   EXPECT_EQ(spool->PendingBatches(), 0u);
   EXPECT_EQ(spool->dropped_batches(), 0u);
   EXPECT_EQ(SegmentFiles(dir.path()), 1u);
+}
+
+// The replay buffer: acknowledged batches stay readable by time while their newest point is
+// within retain_acked; older ones and their segments go.
+TEST(Spool, RetainsAcknowledgedBatchesForReplay) {
+  ScratchDir dir;
+  const int64_t base = 1'790'000'000'000;  // MakeBatch's first timestamp
+  int64_t now = base + 60'000;
+  vigil::v1::SpooledBatch sized = MakeBatch(4, 100);
+  sized.set_sequence(1);
+  const uint64_t frame = RecordLog::kFrameHeaderBytes + sized.ByteSizeLong();
+  Spool::Options options = OptionsFor(dir.path(), 2 * frame, 100 * frame);
+  options.retain_acked = absl::Hours(1);
+  options.now_ms = [&now] { return now; };
+  auto spool = OpenOrDie(options);
+  // Tags 100, 110, ...: every value is non-zero, so every batch has the same size.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(spool->Append(MakeBatch(4, 100 + 10.0 * i)).ok());
+  ASSERT_TRUE(spool->Ack(4).ok());
+  EXPECT_EQ(spool->PendingBatches(), 1u);
+  EXPECT_EQ(spool->RetainedBatches(), 4u);
+  EXPECT_EQ(SegmentFiles(dir.path()), 3u);  // nothing deleted: {1,2} {3,4} {5}
+
+  // Points at base+20s and base+30s of each acknowledged batch, none of the pending one.
+  absl::StatusOr<std::vector<vigil::v1::SpooledBatch>> replay =
+      spool->ReadRetained(base + 20'000, 0, /*max_sequence=*/4, 100);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_THAT(Sequences(*replay), ElementsAre(1, 2, 3, 4));
+  for (const auto& b : *replay) {
+    ASSERT_EQ(b.points_size(), 2);
+    EXPECT_EQ(b.points(0).timestamp_ms(), base + 20'000);
+    EXPECT_EQ(b.points(0).value(), 100 + 10.0 * (b.sequence() - 1) + 2);
+    ASSERT_EQ(b.series_size(), 1);
+    EXPECT_EQ(b.series(0).metric(), "system.cpu.utilization");
+    EXPECT_EQ(b.points(0).series_id(), b.series(0).id());
+  }
+  replay = spool->ReadRetained(base, 0, /*max_sequence=*/2, 100);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_THAT(Sequences(*replay), ElementsAre(1, 2));
+  replay = spool->ReadRetained(base, /*after_sequence=*/1, 4, /*max_batches=*/2);  // paging
+  ASSERT_TRUE(replay.ok());
+  EXPECT_THAT(Sequences(*replay), ElementsAre(2, 3));
+  replay = spool->ReadRetained(base + 40'000, 0, 4, 100);  // after every point
+  ASSERT_TRUE(replay.ok());
+  EXPECT_TRUE(replay->empty());
+
+  // Reopening keeps the replay buffer.
+  spool.reset();
+  spool = OpenOrDie(options);
+  EXPECT_EQ(spool->RetainedBatches(), 4u);
+  EXPECT_EQ(spool->PendingBatches(), 1u);
+
+  // An hour after the newest point, the acknowledged batches and their segments go.
+  now = base + 30'000 + 3'600'001;
+  ASSERT_TRUE(spool->Ack(5).ok());
+  EXPECT_EQ(spool->RetainedBatches(), 0u);
+  EXPECT_EQ(SegmentFiles(dir.path()), 1u);  // the active segment
+}
+
+// Room for new batches is made from the replay buffer first: dropping retained batches loses
+// nothing that was not acknowledged.
+TEST(Spool, FullSpoolDropsRetainedBatchesBeforePendingOnes) {
+  ScratchDir dir;
+  int64_t now = 1'790'000'000'000;
+  const uint64_t frame = FrameBytes(4);
+  Spool::Options options = OptionsFor(dir.path(), 2 * frame, 6 * frame);
+  options.retain_acked = absl::Hours(1);
+  options.now_ms = [&now] { return now; };
+  auto spool = OpenOrDie(options);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(spool->Append(MakeBatch(4)).ok());
+  ASSERT_TRUE(spool->Ack(4).ok());
+  EXPECT_EQ(spool->RetainedBatches(), 4u);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(spool->Append(MakeBatch(4)).ok());
+  EXPECT_EQ(spool->dropped_batches(), 0u);
+  EXPECT_EQ(spool->PendingBatches(), 4u);
+  EXPECT_LE(spool->RetainedBatches(), 2u);
+  EXPECT_LE(spool->TotalBytes(), 6 * frame);
 }
 
 }  // namespace

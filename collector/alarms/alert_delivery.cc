@@ -44,6 +44,7 @@ std::string DefaultExternalUrl(const std::string& http_listen) {
 
 AlertDelivery::AlertDelivery(Options options, prometheus::Registry& r)
     : options_(std::move(options)),
+      store_(options_.store),
       reload_success_(prometheus::BuildGauge()
                           .Name("vigil_alerting_config_last_reload_success")
                           .Help("1 when the alerting config last (re)loaded successfully, 0 "
@@ -62,15 +63,12 @@ absl::StatusOr<std::unique_ptr<AlertDelivery>> AlertDelivery::Start(
   if (options.config_file_required && !FileExists(options.config_file)) {
     return MissingRequiredConfig(options.config_file);
   }
+  if (options.store == nullptr) return absl::InvalidArgumentError("alert delivery: no store");
   std::unique_ptr<AlertDelivery> d(new AlertDelivery(std::move(options), registry));
-  absl::StatusOr<std::unique_ptr<alerting::SqliteNotificationStore>> store =
-      alerting::SqliteNotificationStore::Open(d->options_.store_path);
-  if (!store.ok()) return store.status();
-  d->store_ = *std::move(store);
 
   alerting::DispatcherOptions o;
   o.config_path = d->options_.config_file;
-  o.store = d->store_.get();
+  o.store = d->store_;
   o.now_ms = d->options_.now_ms;
   o.registry = &registry;
   o.default_external_url = d->options_.default_external_url;
@@ -101,7 +99,7 @@ absl::StatusOr<std::unique_ptr<AlertDelivery>> AlertDelivery::Start(
     std::shared_ptr<const alerting::AlertingConfig> config = d->dispatcher_->config();
     VIGIL_LOG(Info) << "alerting config " << file << ": " << config->receivers.size()
                     << " receivers, " << (config->route ? "a routing tree" : "no routing tree")
-                    << "; outbox " << d->options_.store_path;
+                    << "; outbox in " << d->options_.store_location;
   }
   return d;
 }
@@ -172,7 +170,7 @@ json AlertDelivery::Status() const {
       {"maintenance_windows", std::move(windows)},
       {"silences", {{"active", active}, {"pending", pending}}},
       {"outbox_pending", outbox.ok() ? json(*outbox) : json(nullptr)},
-      {"store", options_.store_path}};
+      {"store", options_.store_location}};
   absl::MutexLock lock(&mu_);
   out["last_reload"] = {{"success", last_reload_.ok()},
                         {"error", std::string(last_reload_.message())},

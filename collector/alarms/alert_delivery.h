@@ -11,15 +11,14 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "alerting/notify/dispatcher.h"
-#include "alerting/notify/sqlite_notification_store.h"
+#include "alerting/notify/notification_store.h"
 #include "collector/http/api.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
 namespace vigil::collector {
 
-// Alert delivery inside the collector: owns the notification store (notifications.db in the
-// state directory) and the alerting::Dispatcher that turns the evaluator's transitions into
+// Alert delivery inside the collector: runs, over the state store's notification facet, the alerting::Dispatcher that turns the evaluator's transitions into
 // emails and webhook calls; reloads the alerting config (SIGHUP, POST /-/reload) and answers the
 // silence and alerting endpoints of the HTTP API.
 // Thread-safe. The evaluator calls the dispatcher directly (dispatcher()); Stop() after the
@@ -31,7 +30,10 @@ class AlertDelivery : public AlertingSource {
     // `config_file_required`, when it is an error at start and a rejected reload.
     std::string config_file;
     bool config_file_required = false;
-    std::string store_path;  // SQLite file of the outbox, notification log and silences
+    // The outbox, notification log and silences (the collector's StateStore facet). Not owned;
+    // outlives the AlertDelivery.
+    alerting::NotificationStore* store = nullptr;
+    std::string store_location;  // where that store is, for the status endpoint and the log
     // The base URL of links in notifications when alerting.yaml sets no external_url.
     std::string default_external_url;
     std::function<int64_t()> now_ms;
@@ -61,7 +63,7 @@ class AlertDelivery : public AlertingSource {
 
   // Constant after Start().
   const Options options_;
-  std::unique_ptr<alerting::SqliteNotificationStore> store_;
+  alerting::NotificationStore* const store_;
   std::unique_ptr<alerting::Dispatcher> dispatcher_;
   prometheus::Gauge& reload_success_;
   prometheus::Gauge& reload_time_;

@@ -1,4 +1,5 @@
 #include "collector/alarms/alert_delivery.h"
+#include "collector/state/open_state_store.h"
 
 #include <memory>
 #include <string>
@@ -33,11 +34,14 @@ class AlertDeliveryTest : public ::testing::Test {
     AlertDelivery::Options o;
     o.config_file = dir_.Join("alerting.yaml");
     o.config_file_required = required;
-    o.store_path = dir_.Join("notifications.db");
+    if (state_ == nullptr) state_ = *collector::OpenStateStore({}, dir_.path());
+    o.store = &state_->notifications();
+    o.store_location = dir_.Join("state.db");
     o.default_external_url = "http://collector.example:8080";
     return o;
   }
   TempDir dir_;
+  std::unique_ptr<StateStore> state_;
   prometheus::Registry registry_;
 };
 
@@ -54,7 +58,7 @@ TEST_F(AlertDeliveryTest, LoadsTheConfigAndDescribesIt) {
   EXPECT_EQ(status["outbox_pending"], 0);
   EXPECT_EQ(status["external_url"], "http://collector.example:8080");
   EXPECT_EQ(status["last_reload"]["success"], true);
-  EXPECT_EQ(status["store"], dir_.Join("notifications.db"));
+  EXPECT_EQ(status["store"], dir_.Join("state.db"));
   EXPECT_THAT(Metrics(registry_), HasSubstr("\nvigil_alerting_config_last_reload_success 1\n"));
 }
 

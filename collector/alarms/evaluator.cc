@@ -10,7 +10,6 @@
 #include "absl/time/clock.h"
 #include "alerting/notify/alert_labels.h"
 #include "alerting/rules/loader.h"
-#include "alerting/state/sqlite_state_store.h"
 #include "common/log.h"
 
 namespace vigil::collector {
@@ -54,10 +53,8 @@ std::shared_ptr<const alerting::RuleSet> EmptyRuleSet() {
 
 absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Start(Options options,
                                                             prometheus::Registry& registry) {
-  absl::StatusOr<std::unique_ptr<alerting::SqliteStateStore>> store =
-      alerting::SqliteStateStore::Open(options.state_db);
-  if (!store.ok()) return store.status();
-  std::unique_ptr<Evaluator> e(new Evaluator(std::move(options), registry, std::move(*store)));
+  if (options.store == nullptr) return absl::InvalidArgumentError("evaluator: no alarm store");
+  std::unique_ptr<Evaluator> e(new Evaluator(std::move(options), registry));
   absl::StatusOr<std::vector<alerting::AlarmRecord>> restored = e->state_->LoadAlarms();
   if (!restored.ok()) return restored.status();
   e->engine_ = std::make_unique<alerting::AlarmEngine>(EmptyRuleSet(),
@@ -89,16 +86,16 @@ absl::StatusOr<std::unique_ptr<Evaluator>> Evaluator::Start(Options options,
   if (e->options_.dispatcher != nullptr) {
     e->options_.dispatcher->Restore(e->engine_->Alarms(), e->engine_->rules());
   }
+  if (!e->options_.hold) e->Release(0);
   e->snapshot_writer_ = std::thread([self = e.get()] { self->WriteSnapshots(); });
   e->thread_ = std::thread([self = e.get()] { self->Run(); });
   e->watcher_ = std::thread([self = e.get()] { self->Watch(); });
   return e;
 }
 
-Evaluator::Evaluator(Options options, prometheus::Registry& r,
-                     std::unique_ptr<alerting::AlarmStore> store)
+Evaluator::Evaluator(Options options, prometheus::Registry& r)
     : options_(std::move(options)),
-      state_(std::move(store)),
+      state_(options_.store),
       reload_success_(prometheus::BuildGauge()
                           .Name("vigil_rules_last_reload_success")
                           .Help("1 when the last rule reload succeeded, 0 when it was rejected")
@@ -183,7 +180,8 @@ void Evaluator::WriteSnapshots() {
   }
 }
 
-void Evaluator::Offer(const SeriesKey& key, absl::Span<const DataPoint> points) {
+void Evaluator::Offer(const std::string& /*agent_id*/, const SeriesKey& key,
+                      absl::Span<const DataPoint> points) {
   absl::MutexLock lock(&mu_);
   if (metrics_ == nullptr || !metrics_->contains(key.metric)) return;
   for (const DataPoint& p : points) {
@@ -193,6 +191,16 @@ void Evaluator::Offer(const SeriesKey& key, absl::Span<const DataPoint> points) 
     }
     queue_.push_back({key, p.timestamp_ms, p.value});
   }
+}
+
+void Evaluator::Release(int64_t evaluate_from_ms) {
+  absl::MutexLock lock(&mu_);
+  evaluate_from_ms_ = evaluate_from_ms;
+}
+
+int64_t Evaluator::ReplayHorizonMs() const {
+  absl::MutexLock lock(&mu_);
+  return replay_horizon_ms_;
 }
 
 void Evaluator::Run() {
@@ -223,6 +231,15 @@ void Evaluator::Run() {
       absl::MutexLock lock(&mu_);
       last_reload_ = s;
       ++reload_generation_;
+    }
+    bool held;
+    {
+      absl::MutexLock lock(&mu_);
+      held = !evaluate_from_ms_.has_value() || now < *evaluate_from_ms_;
+    }
+    if (held) {
+      wait = std::min(options_.evaluation_interval, absl::Milliseconds(200));
+      continue;
     }
     std::vector<alerting::Transition> transitions = engine_->AdvanceTo(now);
     Record(transitions);
@@ -310,6 +327,13 @@ void Evaluator::Publish() {
         .Set(counts[static_cast<int>(s)]);
   }
   rules_loaded_.Set(static_cast<double>(rs.rules.size()));
+  int64_t horizon = 0;
+  for (const alerting::Rule& r : rs.rules) {
+    if (r.kind != alerting::Rule::Kind::kThreshold) continue;
+    horizon = std::max(horizon, absl::ToInt64Milliseconds(r.period * (r.evaluation_periods + 1) +
+                                                          r.evaluation_delay + absl::Minutes(1)));
+  }
+  horizon = std::min<int64_t>(horizon, 3'600'000);
   if (revision_gauge_ == nullptr || rs.revision != published_revision_) {
     if (revision_gauge_ != nullptr) revision_info_.Remove(revision_gauge_);
     revision_gauge_ = &revision_info_.Add({{"revision", rs.revision}});
@@ -317,6 +341,7 @@ void Evaluator::Publish() {
     published_revision_ = rs.revision;
   }
   absl::MutexLock lock(&mu_);
+  replay_horizon_ms_ = horizon;
   metrics_ = std::move(metrics);
   views_ = std::move(views);
   rules_json_ = {{"revision", rs.revision},

@@ -18,6 +18,7 @@
 #include "alerting/notify/dispatcher.h"
 #include "alerting/state/alarm_store.h"
 #include "collector/http/api.h"
+#include "collector/ingest/datapoint_sink.h"
 #include "collector/store/series_store.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -32,11 +33,13 @@ namespace vigil::collector {
 // every transition to alert delivery (the history line says when its notifications are held
 // back by a silence, a maintenance window or inhibition).
 // Thread-safe; the engine itself is owned by the evaluation thread.
-class Evaluator : public AlarmSource {
+class Evaluator : public AlarmSource, public DatapointSink {
  public:
   struct Options {
     std::string rules_dir;
-    std::string state_db;  // SQLite file
+    // Alarm states and history (the collector's StateStore facet). Not owned; outlives the
+    // evaluator.
+    alerting::AlarmStore* store = nullptr;
     absl::Duration evaluation_interval = absl::Seconds(1);
     size_t queue_capacity = 1 << 20;  // datapoints waiting for the evaluation thread
     std::function<int64_t()> now_ms;
@@ -44,15 +47,27 @@ class Evaluator : public AlarmSource {
     // Restore() is called once at start, before any transition; OnTransitions() after each
     // batch of transitions is in the history.
     alerting::Dispatcher* dispatcher = nullptr;
+    // When true, periods are not evaluated until Release(): the collector first feeds what it
+    // recovers (its write-ahead log, agents' replays after a failover), so that periods that
+    // closed while no collector ran are judged on their data, not as missing.
+    bool hold = false;
   };
   static absl::StatusOr<std::unique_ptr<Evaluator>> Start(Options options,
                                                           prometheus::Registry& registry);
   ~Evaluator() override;
   void Stop();
 
-  // From ingest workers, after the points are stored. Points of metrics no rule selects are
-  // skipped without copying; when the queue is full they are dropped and counted.
-  void Offer(const SeriesKey& key, absl::Span<const DataPoint> points);
+  // DatapointSink: from ingest workers, after the points are stored. Points of metrics no rule
+  // selects are skipped without copying; when the queue is full they are dropped and counted.
+  void Offer(const std::string& agent_id, const SeriesKey& key,
+             absl::Span<const DataPoint> points) override;
+
+  // Lets evaluation start once now >= evaluate_from_ms (see Options::hold). Any thread.
+  void Release(int64_t evaluate_from_ms);
+
+  // How far back datapoints matter to the running rules (the longest evaluation range plus its
+  // delay and a margin, at most an hour): what to ask agents to replay after a failover.
+  int64_t ReplayHorizonMs() const;
 
   // AlarmSource (HTTP API), any thread.
   nlohmann::json Alarms(const std::string& state_filter) const override;
@@ -67,8 +82,7 @@ class Evaluator : public AlarmSource {
     int64_t ts;
     double value;
   };
-  Evaluator(Options options, prometheus::Registry& registry,
-            std::unique_ptr<alerting::AlarmStore> store);
+  Evaluator(Options options, prometheus::Registry& registry);
   void Run();
   void Watch();
   void WriteSnapshots();
@@ -77,7 +91,7 @@ class Evaluator : public AlarmSource {
   void Publish();
 
   const Options options_;
-  std::unique_ptr<alerting::AlarmStore> state_;
+  alerting::AlarmStore* const state_;
   std::unique_ptr<alerting::AlarmEngine> engine_;  // evaluation thread only
   int inotify_fd_ = -1;
 
@@ -86,6 +100,8 @@ class Evaluator : public AlarmSource {
   std::shared_ptr<const absl::flat_hash_set<std::string>> metrics_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool reload_requested_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<int64_t> evaluate_from_ms_ ABSL_GUARDED_BY(mu_);  // unset while held
+  int64_t replay_horizon_ms_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t reload_generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status last_reload_ ABSL_GUARDED_BY(mu_);
   std::vector<alerting::AlarmView> views_ ABSL_GUARDED_BY(mu_);

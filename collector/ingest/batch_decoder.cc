@@ -68,7 +68,18 @@ absl::Status BatchDecoder::Decode(const v1::Batch& batch, int64_t now_ms, Decode
   if (batch.sequence() == 0) {
     return absl::InvalidArgumentError("batch sequence must start at 1");
   }
-  if (batch.sequence() <= last_sequence_) {
+  if (batch.replay()) {
+    // Replays come first, in their own increasing order, and keep their old sequences.
+    if (last_sequence_ > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("replay batch ", batch.sequence(), " after new batch ", last_sequence_));
+    }
+    if (batch.sequence() <= last_replay_sequence_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("replay batch sequence ", batch.sequence(), " does not increase (previous ",
+                       last_replay_sequence_, ")"));
+    }
+  } else if (batch.sequence() <= last_sequence_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "batch sequence ", batch.sequence(), " does not increase (previous ", last_sequence_, ")"));
   }
@@ -82,6 +93,7 @@ absl::Status BatchDecoder::Decode(const v1::Batch& batch, int64_t now_ms, Decode
   }
 
   out->sequence = batch.sequence();
+  out->replay = batch.replay();
   out->series.clear();
   out->point_count = 0;
   out->rejections = Rejections();
@@ -119,7 +131,7 @@ absl::Status BatchDecoder::Decode(const v1::Batch& batch, int64_t now_ms, Decode
     out->series[s->second].points.push_back({p.timestamp_ms(), p.value()});
     ++out->point_count;
   }
-  last_sequence_ = batch.sequence();
+  (batch.replay() ? last_replay_sequence_ : last_sequence_) = batch.sequence();
   return absl::OkStatus();
 }
 

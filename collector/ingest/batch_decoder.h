@@ -32,6 +32,7 @@ struct DecodedBatch {
     std::vector<DataPoint> points;
   };
   uint64_t sequence = 0;
+  bool replay = false;  // resent from the agent's replay buffer (v1::Batch.replay)
   std::vector<SeriesPoints> series;
   uint32_t point_count = 0;
   Rejections rejections;
@@ -41,7 +42,8 @@ struct DecodedBatch {
 // One decoder per stream; not thread-safe (a stream's reads are sequential).
 //
 // A structural error (a point naming an undefined series id, a series id defined twice, a
-// sequence that does not increase) is returned as INVALID_ARGUMENT and ends the stream. A bad
+// sequence that does not increase, a replay batch after a new one) is returned as
+// INVALID_ARGUMENT and ends the stream. A bad
 // point or a bad series definition only rejects the affected points, counted by reason.
 class BatchDecoder {
  public:
@@ -62,6 +64,7 @@ class BatchDecoder {
   IngestLimits limits_;
   absl::flat_hash_map<uint32_t, Entry> dictionary_;
   uint64_t last_sequence_ = 0;
+  uint64_t last_replay_sequence_ = 0;
 };
 
 }  // namespace vigil::collector

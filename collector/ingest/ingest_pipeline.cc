@@ -4,6 +4,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/log.h"
 
 namespace vigil::collector {
@@ -153,6 +154,12 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
       pending.push_back(std::move(p));
       continue;
     }
+    if (item.batch.replay) {
+      // Already acknowledged by an earlier collector: stored and evaluated below, not logged
+      // (a collector that dies before the next snapshot asks again), not acknowledged.
+      pending.push_back(std::move(p));
+      continue;
+    }
     uint64_t& last = group_last.try_emplace(agent, agent->last_sequence).first->second;
     if (item.batch.sequence <= last) {
       p.duplicate = true;
@@ -191,9 +198,36 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
     IngestItem& item = *p.item;
     v1::CollectorMessage msg;
     if (item.is_hello) {
+      const int64_t horizon = options_.replay_horizon_ms ? options_.replay_horizon_ms() : 0;
       absl::MutexLock lock(&w->mu);
       msg.mutable_welcome()->set_last_sequence(p.agent->last_sequence);
       msg.mutable_welcome()->set_collector_version(VIGIL_VERSION);
+      if (horizon > 0 && !p.agent->welcomed) {
+        const int64_t from = std::max(now - horizon, p.agent->last_batch_ms + 1);
+        msg.mutable_welcome()->set_replay_from_ms(from);
+        p.agent->replay_open = true;
+        VIGIL_LOG(Info) << "asking agent " << item.agent_id << " to replay its data since "
+                        << absl::FormatTime(absl::FromUnixMillis(from), absl::UTCTimeZone());
+      }
+      p.agent->welcomed = true;
+    } else if (item.batch.replay) {
+      bool open;
+      {
+        absl::MutexLock lock(&w->mu);
+        open = p.agent->replay_open;
+      }
+      if (!open) {  // not asked for, or new batches came already: its points may be stored
+        metrics_->RejectPoints("replay_not_requested", item.batch.point_count);
+        continue;
+      }
+      uint32_t stored = 0;
+      for (const DecodedBatch::SeriesPoints& sp : item.batch.series) {
+        AppendResult r = store_->Append(sp.key, sp.points, now);
+        stored += r.appended;
+        if (options_.sink) options_.sink->Offer(item.agent_id, sp.key, sp.points);
+      }
+      metrics_->replayed_points.Increment(stored);
+      continue;  // no Ack: the agent does not wait for one
     } else if (p.duplicate) {
       metrics_->duplicate_batches.Increment();
       v1::Ack* ack = msg.mutable_ack();
@@ -210,7 +244,7 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
       for (size_t i = 0; i < b.series.size(); ++i) {
         if (!p.keep[i]) continue;
         AppendResult r = store_->Append(b.series[i].key, b.series[i].points, now);
-        if (options_.on_stored) options_.on_stored(b.series[i].key, b.series[i].points);
+        if (options_.sink) options_.sink->Offer(item.agent_id, b.series[i].key, b.series[i].points);
         accepted += r.appended + r.duplicates;
         if (r.out_of_order > 0) {
           b.rejections.Add(
@@ -228,6 +262,8 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
         absl::MutexLock lock(&w->mu);
         p.agent->last_sequence = std::max(p.agent->last_sequence, b.sequence);
         p.agent->last_batch_ms = now;
+        p.agent->replay_open = false;
+        p.agent->position_dirty = true;
       }
       // agent.up: the collector's own view of the stream, 1 per accepted batch. An agent that
       // stops sending leaves this series without data (rules treat that as down).
@@ -236,7 +272,7 @@ void IngestPipeline::Process(Worker* w, std::vector<IngestItem>& items) {
       up.Normalize();
       const DataPoint one{now, 1.0};
       store_->Append(up, absl::MakeConstSpan(&one, 1), now);
-      if (options_.on_stored) options_.on_stored(up, absl::MakeConstSpan(&one, 1));
+      if (options_.sink) options_.sink->Offer(item.agent_id, up, absl::MakeConstSpan(&one, 1));
       metrics_->accepted_batches.Increment();
       metrics_->accepted_points.Increment(accepted);
       v1::Ack* ack = msg.mutable_ack();
@@ -274,7 +310,35 @@ void IngestPipeline::Recover(const v1::WalRecord& r) {
     if (it != series.end()) it->second.points.push_back({p.timestamp_ms(), p.value()});
   }
   const int64_t now = options_.now_ms();
-  for (auto& [id, s] : series) store_->Append(s.key, s.points, now);
+  for (auto& [id, s] : series) {
+    store_->Append(s.key, s.points, now);
+    // The rule engine restarts from its last snapshot: points of periods it has judged since
+    // are late and ignored, those of periods still open count.
+    if (options_.sink) options_.sink->Offer(r.agent_id(), s.key, s.points);
+  }
+}
+
+void IngestPipeline::SeedPositions(
+    const std::vector<std::pair<std::string, uint64_t>>& positions) {
+  for (const auto& [agent_id, sequence] : positions) {
+    Worker& w = WorkerFor(agent_id);
+    absl::MutexLock lock(&w.mu);
+    AgentState& agent = w.agents[agent_id];
+    agent.last_sequence = std::max(agent.last_sequence, sequence);
+  }
+}
+
+std::vector<std::pair<std::string, uint64_t>> IngestPipeline::TakeChangedPositions() {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& w : workers_) {
+    absl::MutexLock lock(&w->mu);
+    for (auto& [id, a] : w->agents) {
+      if (!a.position_dirty) continue;
+      a.position_dirty = false;
+      out.emplace_back(id, a.last_sequence);
+    }
+  }
+  return out;
 }
 
 void IngestPipeline::TruncateLog(int64_t cutoff_ms) {

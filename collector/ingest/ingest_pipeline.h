@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "collector/ingest/batch_decoder.h"
+#include "collector/ingest/datapoint_sink.h"
 #include "collector/ingest/wal.h"
 #include "collector/metrics.h"
 #include "collector/store/series_store.h"
@@ -63,9 +64,14 @@ class IngestPipeline {
     uint32_t max_series_per_agent = 10000;
     std::string wal_dir;
     std::function<int64_t()> now_ms;
-    // Called from the worker after points are stored (not during WAL recovery): the rule
-    // engine's feed. Must not block.
-    std::function<void(const SeriesKey&, absl::Span<const DataPoint>)> on_stored;
+    // Gets every point after it is stored, and every point recovered from the write-ahead log
+    // at start: the rule engine's feed. Optional; not owned; outlives the pipeline.
+    DatapointSink* sink = nullptr;
+    // Set on a replica that took over from another (high availability): returns how far back
+    // the rules need data. The first Welcome to each agent then asks it to replay its data from
+    // max(now - horizon, the last batch this process holds from it) (Welcome.replay_from_ms).
+    // Unset or 0: no replay is asked for.
+    std::function<int64_t()> replay_horizon_ms;
   };
 
   // Replays the write-ahead log into `store`, then starts the workers. `store` and `metrics`
@@ -84,6 +90,12 @@ class IngestPipeline {
   void TruncateLog(int64_t cutoff_ms);
 
   std::vector<AgentInfo> Agents() const;
+
+  // Raises the agents' stream positions to those given (the shared state store's, on a replica
+  // that takes over), before streams are accepted.
+  void SeedPositions(const std::vector<std::pair<std::string, uint64_t>>& positions);
+  // The positions that advanced since the last call: what to save in the state store.
+  std::vector<std::pair<std::string, uint64_t>> TakeChangedPositions();
   size_t QueueDepth() const;
   uint64_t WalBytes() const { return wal_->TotalBytes(); }
 
@@ -93,6 +105,9 @@ class IngestPipeline {
     uint64_t last_sequence = 0;
     absl::flat_hash_set<SeriesKey> series;
     int64_t last_batch_ms = 0;
+    bool welcomed = false;      // a Welcome went out in this process
+    bool replay_open = false;   // replay batches are expected (asked for, none new yet)
+    bool position_dirty = false;
   };
   struct Worker {
     mutable absl::Mutex mu;
