@@ -115,6 +115,7 @@ class CollectorConfigParser {
     rules.Finish();
 
     ParseAlerting(top.Map("alerting"), &config.alerting);
+    ParseState(top.Map("state"), &config.state);
 
     top.Finish();
     std::vector<std::string> problems = errors_.messages();
@@ -148,6 +149,68 @@ class CollectorConfigParser {
       ErrorAt(map, "external_url", "alerting.external_url",
               absl::StrCat("must start with http:// or https://, got '", out->external_url, "'"));
     }
+    map.Finish();
+  }
+
+  void ParseState(ConfigMap map, StateConfig* out) {
+    out->backend = map.String("backend", out->backend);
+    if (out->backend != kSqliteBackend && out->backend != kPostgresBackend) {
+      ErrorAt(map, "backend", "state.backend",
+              absl::StrCat("must be sqlite or postgres, got '", out->backend, "'"));
+    }
+
+    ConfigMap pg = map.Map("postgres");
+    PostgresStateConfig& p = out->postgres;
+    p.host = pg.String("host", p.host);
+    if (p.host.empty()) ErrorAt(pg, "host", "state.postgres.host", "must not be empty");
+    p.port = static_cast<int>(pg.Int("port", p.port, 1, 65535));
+    p.dbname = pg.String("dbname", p.dbname);
+    if (p.dbname.empty()) ErrorAt(pg, "dbname", "state.postgres.dbname", "must not be empty");
+    p.user = pg.String("user", p.user);
+    if (p.user.empty()) ErrorAt(pg, "user", "state.postgres.user", "must not be empty");
+    if (std::optional<std::string> file = pg.OptionalString("password_file")) {
+      if (file->empty()) {
+        ErrorAt(pg, "password_file", "state.postgres.password_file",
+                "must not be empty (leave the key out for libpq's own rules)");
+      }
+      p.password_file = ResolvePath(dir_, *file);
+    }
+    p.sslmode = pg.String("sslmode", p.sslmode);
+    static const char* const kSslModes[] = {"disable", "allow",     "prefer",
+                                            "require", "verify-ca", "verify-full"};
+    if (std::find(std::begin(kSslModes), std::end(kSslModes), p.sslmode) == std::end(kSslModes)) {
+      ErrorAt(pg, "sslmode", "state.postgres.sslmode",
+              absl::StrCat("must be one of disable, allow, prefer, require, verify-ca, "
+                           "verify-full; got '",
+                           p.sslmode, "'"));
+    }
+    p.sslrootcert = ResolvePath(dir_, pg.String("sslrootcert"));
+    p.connect_timeout = pg.Duration("connect_timeout", p.connect_timeout, absl::Milliseconds(100));
+    p.statement_timeout =
+        pg.Duration("statement_timeout", p.statement_timeout, absl::Milliseconds(100));
+    pg.Finish();
+
+    ConfigMap ha = map.Map("ha");
+    HaConfig& h = out->ha;
+    h.enabled = ha.Bool("enabled", h.enabled);
+    if (h.enabled && out->backend != kPostgresBackend) {
+      ErrorAt(ha, "enabled", "state.ha.enabled",
+              absl::StrCat("requires state.backend: postgres (replicas share their state "
+                           "there), got '",
+                           out->backend, "'"));
+    }
+    h.replica_name = ha.String("replica_name");
+    if (h.replica_name.empty()) h.replica_name = DefaultReplicaName();
+    h.lease_duration = ha.Duration("lease_duration", h.lease_duration, absl::Seconds(1));
+    h.renew_interval = ha.Duration("renew_interval", h.renew_interval, absl::Milliseconds(100));
+    if (h.renew_interval >= h.lease_duration / 2) {
+      ErrorAt(ha, "renew_interval", "state.ha.renew_interval",
+              absl::StrCat("must be less than half of lease_duration (",
+                           absl::FormatDuration(h.lease_duration), "), got ",
+                           absl::FormatDuration(h.renew_interval),
+                           "; a leader must get two tries to renew before its lease lapses"));
+    }
+    ha.Finish();
     map.Finish();
   }
 

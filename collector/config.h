@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "collector/state/state_config.h"
 
 // The collector's configuration file (collector/testdata/collector.example.yaml documents every
 // key). Loading is strict: every problem is reported as `file:line:col: message`, all at once,
@@ -14,7 +15,7 @@
 // reported as `tokens-file:line:col: message`.
 //
 // Relative paths (state_dir, auth.tokens_file, auth.api_token_file, tls.*_file,
-// alerting.config_file) are resolved
+// alerting.config_file, state.postgres.password_file, state.postgres.sslrootcert) are resolved
 // against config_dir at load time, so the values below are usable as is.
 
 namespace vigil::collector {
@@ -95,6 +96,7 @@ struct CollectorConfig {
   IngestConfig ingest;
   RulesConfig rules;
   AlertingSettings alerting;
+  StateConfig state;       // where alarm states, the outbox, stream positions and the lease live
   std::string config_dir;  // directory of the config file; empty for the defaults
 };
 

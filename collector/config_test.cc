@@ -1,6 +1,7 @@
 #include "collector/config.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -205,7 +206,13 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValueCase{"Ingest", "ingest:\n  threads: 4\n",
                                    "collector.yaml:2:3: unknown key 'threads'"},
                       BadValueCase{"Alerting", "alerting:\n  config: a.yaml\n",
-                                   "collector.yaml:2:3: unknown key 'config'"}),
+                                   "collector.yaml:2:3: unknown key 'config'"},
+                      BadValueCase{"State", "state:\n  backnd: postgres\n",
+                                   "collector.yaml:2:3: unknown key 'backnd'"},
+                      BadValueCase{"StatePostgres", "state:\n  postgres:\n    password: x\n",
+                                   "collector.yaml:3:5: unknown key 'password'"},
+                      BadValueCase{"StateHa", "state:\n  ha:\n    lease: 15s\n",
+                                   "collector.yaml:3:5: unknown key 'lease'"}),
     CaseName);
 
 TEST(CollectorConfig, ReportsEveryProblemAtOnce) {
@@ -427,6 +434,9 @@ TEST(CollectorConfig, ExampleFileLoads) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->listen.grpc, "127.0.0.1:4317");
   EXPECT_EQ(config->retention, absl::Hours(6));
+  EXPECT_EQ(config->state.backend, "sqlite");
+  EXPECT_EQ(config->state.postgres.statement_timeout, absl::Seconds(10));
+  EXPECT_EQ(config->state.ha.renew_interval, absl::Seconds(3));
 }
 
 TEST(CollectorConfig, AlertingDefaultsToAnOptionalFileBesideTheConfig) {
@@ -482,6 +492,112 @@ TEST(CollectorConfig, ExampleTokensFileLoads) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_THAT(config->auth.tokens,
               ElementsAre(Token("web-fleet", kWebHash), Token("db-fleet", kDbHash)));
+}
+
+TEST(CollectorConfig, StateDefaultsToSqliteInTheStateDirectory) {
+  ::unsetenv("POD_NAME");
+  absl::StatusOr<CollectorConfig> config = Parse("retention: 6h\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const StateConfig& s = config->state;
+  EXPECT_EQ(s.backend, "sqlite");
+  EXPECT_EQ(s.postgres.host, "127.0.0.1");
+  EXPECT_EQ(s.postgres.port, 5432);
+  EXPECT_EQ(s.postgres.dbname, "vigil");
+  EXPECT_EQ(s.postgres.user, "vigil");
+  EXPECT_EQ(s.postgres.password_file, "");
+  EXPECT_EQ(s.postgres.sslmode, "prefer");
+  EXPECT_EQ(s.postgres.sslrootcert, "");
+  EXPECT_EQ(s.postgres.connect_timeout, absl::Seconds(5));
+  EXPECT_EQ(s.postgres.statement_timeout, absl::Seconds(10));
+  EXPECT_FALSE(s.ha.enabled);
+  char host[256] = {0};
+  ASSERT_EQ(gethostname(host, sizeof(host) - 1), 0);
+  EXPECT_EQ(s.ha.replica_name, host);
+  EXPECT_EQ(s.ha.lease_duration, absl::Seconds(15));
+  EXPECT_EQ(s.ha.renew_interval, absl::Seconds(3));
+  EXPECT_EQ(DefaultCollectorConfig().state.backend, "sqlite");
+}
+
+TEST(CollectorConfig, StatePostgresWithHaParsesEveryKey) {
+  TempDir dir;
+  const std::string path = dir.Write("collector.yaml", R"(state:
+  backend: postgres
+  postgres:
+    host: pg.example
+    port: 6432
+    dbname: vigil_prod
+    user: collector
+    password_file: secrets/pg-password
+    sslmode: verify-full
+    sslrootcert: /etc/ssl/pg-ca.pem
+    connect_timeout: 2s
+    statement_timeout: 30s
+  ha:
+    enabled: true
+    replica_name: collector-0
+    lease_duration: 10s
+    renew_interval: 2s
+)");
+  absl::StatusOr<CollectorConfig> config = LoadCollectorConfig(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const StateConfig& s = config->state;
+  EXPECT_EQ(s.backend, "postgres");
+  EXPECT_EQ(s.postgres.host, "pg.example");
+  EXPECT_EQ(s.postgres.port, 6432);
+  EXPECT_EQ(s.postgres.dbname, "vigil_prod");
+  EXPECT_EQ(s.postgres.user, "collector");
+  EXPECT_EQ(s.postgres.password_file, dir.Join("secrets/pg-password"));
+  EXPECT_EQ(s.postgres.sslmode, "verify-full");
+  EXPECT_EQ(s.postgres.sslrootcert, "/etc/ssl/pg-ca.pem");
+  EXPECT_EQ(s.postgres.connect_timeout, absl::Seconds(2));
+  EXPECT_EQ(s.postgres.statement_timeout, absl::Seconds(30));
+  EXPECT_TRUE(s.ha.enabled);
+  EXPECT_EQ(s.ha.replica_name, "collector-0");
+  EXPECT_EQ(s.ha.lease_duration, absl::Seconds(10));
+  EXPECT_EQ(s.ha.renew_interval, absl::Seconds(2));
+}
+
+TEST(CollectorConfig, ReplicaNameDefaultsToThePodName) {
+  ASSERT_EQ(::setenv("POD_NAME", "vigil-collector-7d9f-x2x4q", 1), 0);
+  absl::StatusOr<CollectorConfig> config =
+      Parse("state: {backend: postgres, ha: {enabled: true}}\n");
+  ::unsetenv("POD_NAME");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->state.ha.replica_name, "vigil-collector-7d9f-x2x4q");
+}
+
+TEST(CollectorConfig, StateBadValuesArePositioned) {
+  EXPECT_EQ(Problems("state:\n  backend: mysql\n"),
+            "collector.yaml:2:12: state.backend: must be sqlite or postgres, got 'mysql'");
+  EXPECT_EQ(Problems("state:\n  ha:\n    enabled: true\n"),
+            "collector.yaml:3:14: state.ha.enabled: requires state.backend: postgres (replicas "
+            "share their state there), got 'sqlite'");
+  EXPECT_EQ(
+      Problems("state:\n  backend: postgres\n  ha: {lease_duration: 10s, renew_interval: 5s}\n"),
+      "collector.yaml:3:45: state.ha.renew_interval: must be less than half of "
+      "lease_duration (10s), got 5s; a leader must get two tries to renew before its lease "
+      "lapses");
+  EXPECT_EQ(Problems("state:\n  postgres:\n    port: 70000\n    sslmode: verify\n"
+                     "    password_file: ''\n    dbname: ''\n    statement_timeout: 0s\n"),
+            "collector.yaml:3:11: port: 70000 is out of range [1, 65535]\n"
+            "collector.yaml:6:13: state.postgres.dbname: must not be empty\n"
+            "collector.yaml:5:20: state.postgres.password_file: must not be empty (leave the key "
+            "out for libpq's own rules)\n"
+            "collector.yaml:4:14: state.postgres.sslmode: must be one of disable, allow, prefer, "
+            "require, verify-ca, verify-full; got 'verify'\n"
+            "collector.yaml:7:24: statement_timeout: must be at least 100ms");
+  EXPECT_EQ(Problems("state: postgres\n"), "collector.yaml:1:8: expected a mapping");
+}
+
+TEST(CollectorConfig, ExampleFileDocumentsTheStateSection) {
+  const std::string example =
+      testing::ReadFile(VIGIL_SOURCE_DIR "/collector/testdata/collector.example.yaml");
+  for (const char* key :
+       {"backend:", "postgres:", "host:", "port:", "dbname:", "user:", "password_file:", "sslmode:",
+        "sslrootcert:", "connect_timeout:", "statement_timeout:", "ha:", "enabled:",
+        "replica_name:", "lease_duration:", "renew_interval:"}) {
+    EXPECT_THAT(example, HasSubstr(key)) << key;
+  }
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "vigilctl/config_check.h"
 #include "vigilctl/rules_check.h"
 #include "vigilctl/silences.h"
+#include "vigilctl/state_commands.h"
 #include "vigilctl/table.h"
 
 namespace vigil::ctl {
@@ -73,6 +74,12 @@ Commands:
                              Prints every problem as file:line:col: message and exits 1, or a
                              one-line summary. With --rules, also loads the rules in DIR and
                              checks that their *_actions name receivers FILE defines.
+  state migrate --config FILE
+                             Create or migrate the collector's state store (the state: section
+                             of collector config FILE) as the collector does at start; prints
+                             the schema version before and after.
+  state status --config FILE Show the state store's backend, location, schema version and
+                             leader lease (holder, epoch, expiry), changing nothing.
 
 Selectors: metric{label="value",label!="v",label=~"regex",label!~"regex"}; the metric or the
 braces may be omitted, e.g. system.load.1 or {host="web-1"}. Quote them for the shell.
@@ -86,7 +93,8 @@ Options:
   -h, --help                 Show this help.
 
 Exit status: 0 success, 1 the collector was unreachable or refused the request (or rules check
-or config check found problems, or a rule test failed), 2 bad usage.
+or config check found problems, or a rule test failed, or the state store could not be read or
+migrated), 2 bad usage.
 )";
 }
 
@@ -139,7 +147,8 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     const bool silence_flag =
         silence_slot != nullptr || silence_text != nullptr || name == "--matcher";
     if (name != "--collector" && name != "--timeout" && name != "--state" &&
-        name != "--token-file" && name != "--rules" && query_slot == nullptr && !silence_flag) {
+        name != "--token-file" && name != "--rules" && name != "--config" &&
+        query_slot == nullptr && !silence_flag) {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag '", name, "'"));
     }
     if (!value) {
@@ -168,6 +177,9 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     } else if (name == "--token-file") {
       if (value->empty()) return absl::InvalidArgumentError("--token-file: empty path");
       inv.api_token_file = *value;
+    } else if (name == "--config") {
+      if (value->empty()) return absl::InvalidArgumentError("--config: empty path");
+      inv.collector_config = *value;
     } else if (name == "--rules") {
       if (value->empty()) return absl::InvalidArgumentError("--rules: empty path");
       inv.rules_dir = *value;
@@ -211,6 +223,9 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
   }
   if (command != "config" && rules_flag_seen) {
     return absl::InvalidArgumentError("--rules only applies to the config check command");
+  }
+  if (command != "state" && !inv.collector_config.empty()) {
+    return absl::InvalidArgumentError("--config only applies to the state commands");
   }
   if (command == "series") {
     if (rest.empty()) return absl::InvalidArgumentError("series: give at least one selector");
@@ -312,6 +327,16 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     }
     inv.command = Invocation::Command::kConfigCheck;
     inv.config_file = rest[1];
+  } else if (command == "state") {
+    if (rest.size() != 1 || (rest[0] != "migrate" && rest[0] != "status")) {
+      return absl::InvalidArgumentError("state: use 'state migrate|status --config FILE'");
+    }
+    if (inv.collector_config.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state ", rest[0], ": give --config FILE (the collector's config)"));
+    }
+    inv.command = rest[0] == "migrate" ? Invocation::Command::kStateMigrate
+                                       : Invocation::Command::kStateStatus;
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'"));
   }
@@ -499,6 +524,10 @@ int Run(const Invocation& invocation, std::istream& in, std::ostream& out, std::
                               invocation.api_token_file, invocation.silence.id, out, err);
     case Invocation::Command::kConfigCheck:
       return RunConfigCheck(invocation.config_file, invocation.rules_dir, out, err);
+    case Invocation::Command::kStateMigrate:
+      return RunStateMigrate(invocation.collector_config, out, err);
+    case Invocation::Command::kStateStatus:
+      return RunStateStatus(invocation.collector_config, out, err);
   }
   return kExitUsage;
 }

@@ -47,7 +47,9 @@ struct Invocation {
     kSilenceAdd,
     kSilenceList,
     kSilenceExpire,
-    kConfigCheck
+    kConfigCheck,
+    kStateMigrate,
+    kStateStatus
   };
   Command command = Command::kHelp;
   std::string collector_url = kDefaultCollectorUrl;
@@ -61,9 +63,10 @@ struct Invocation {
   // State-changing calls (silence add, silence expire): the file holding the collector's API
   // token (auth.api_token_file), from --token-file, else $VIGIL_API_TOKEN_FILE.
   std::string api_token_file;
-  SilenceArgs silence;      // kSilenceAdd; kSilenceExpire: silence.id
-  std::string config_file;  // kConfigCheck: the alerting config
-  std::string rules_dir;    // kConfigCheck: --rules, also check the rules' *_actions
+  SilenceArgs silence;           // kSilenceAdd; kSilenceExpire: silence.id
+  std::string config_file;       // kConfigCheck: the alerting config
+  std::string rules_dir;         // kConfigCheck: --rules, also check the rules' *_actions
+  std::string collector_config;  // kStateMigrate, kStateStatus: --config, collector.yaml
 };
 
 // Parses the arguments after the program name. `env_collector_url` is $VIGIL_COLLECTOR_URL

@@ -12,8 +12,8 @@
 
 // Where the durable parts of alert delivery live: the outbox of notifications, the
 // notification log (what each receiver integration was last told about each group) and the
-// silences. Implementations: embedded SQLite (sqlite_notification_store.h); PostgreSQL later
-// (issue #6). Thread-safe: the dispatcher thread, the delivery workers and API handlers call
+// silences. Implementations: the collector's state stores (collector/state/: embedded SQLite,
+// PostgreSQL). Thread-safe: the dispatcher thread, the delivery workers and API handlers call
 // it concurrently.
 
 namespace vigil::alerting {
@@ -99,7 +99,8 @@ class NotificationStore {
   virtual absl::Status ReleaseClaims() = 0;
   // Records an attempt of a claimed notification and its new state in one transaction,
   // releasing the claim: kPending schedules the next attempt at next_attempt_ms; kDelivered and
-  // kFailed are final (a delivered notification is never claimed again).
+  // kFailed are final (a delivered notification is never claimed again). NotFound when `id` is
+  // not a pending notification.
   virtual absl::Status RecordAttempt(const std::string& id, const DeliveryAttempt& attempt,
                                      OutboxState state, int64_t next_attempt_ms) = 0;
   // When the earliest pending notification is due; nullopt when none is pending.

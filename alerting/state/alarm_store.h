@@ -33,25 +33,32 @@ struct TransitionRecord {
   std::string reason;
 };
 
-// Where alarm states and transition history live. Implementations: embedded SQLite (here);
-// PostgreSQL later. Writes are batched by the caller (one call per evaluation round), never
-// per datapoint. Thread-safe.
+// Where alarm states and transition history live. Implementations: the collector's state
+// stores (collector/state/: embedded SQLite, PostgreSQL). Writes are batched by the caller (one
+// call per evaluation round), never per datapoint. Each write is one transaction: on any error
+// nothing of it is written; an empty rule name or a state outside the enum is InvalidArgument.
+// Thread-safe.
 class AlarmStore {
  public:
   virtual ~AlarmStore() = default;
 
-  // Inserts or replaces the given instances (key: rule + instance), in one transaction.
+  // Inserts or replaces the given instances (key: rule + instance).
   virtual absl::Status SaveAlarms(const std::vector<AlarmRecord>& alarms) = 0;
   // Removes instances (retired ones, or rules that no longer exist).
   virtual absl::Status DeleteAlarms(
       const std::vector<std::pair<std::string, std::string>>& rule_instance) = 0;
+  // Every stored instance, ordered by rule, then instance.
   virtual absl::StatusOr<std::vector<AlarmRecord>> LoadAlarms() = 0;
 
-  // Appends transitions in order, in one transaction.
+  // Appends transitions in order; ids are assigned increasing.
   virtual absl::Status AppendTransitions(const std::vector<TransitionRecord>& transitions) = 0;
   // The most recent `limit` transitions of a rule (all rules when `rule` is empty), newest first.
   virtual absl::StatusOr<std::vector<TransitionRecord>> History(const std::string& rule,
                                                                 size_t limit) = 0;
+  // Bounds the history: keeps the newest `keep_per_rule` transitions of every rule and deletes
+  // the older ones, in one transaction. Ids of the kept rows do not change, and ids are never
+  // reused.
+  virtual absl::Status PruneTransitions(size_t keep_per_rule) = 0;
 };
 
 }  // namespace vigil::alerting

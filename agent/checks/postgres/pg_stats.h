@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/postgres/pg_connection.h"
 
 // The SQL the `postgres` check runs and the pure mapping of each result to values. A result
 // arrives in libpq's text format as a Table; the mappers find columns by name and return
@@ -17,11 +18,7 @@
 
 namespace vigil::agent::pg {
 
-// One query result: column names and rows of text values, SQL NULL as nullopt.
-struct Table {
-  std::vector<std::string> columns;
-  std::vector<std::vector<std::optional<std::string>>> rows;
-};
+using Table = ::vigil::postgres::Table;  // common/postgres: rows of text values
 
 // Works on a primary and on a standby.
 extern const char kServerInfoQuery[];

@@ -10,12 +10,15 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/check.h"
-#include "agent/checks/postgres/pg_connection.h"
 #include "agent/checks/postgres/pg_stats.h"
 #include "common/config_reader.h"
+#include "common/postgres/pg_connection.h"
 #include "common/secret.h"
 
 namespace vigil::agent {
+namespace pg {
+using Connection = ::vigil::postgres::Connection;
+}  // namespace pg
 
 // The `postgres` check: connections, transaction rates, database sizes and replication of one
 // PostgreSQL server (primary or standby) through libpq. One connection is kept open between

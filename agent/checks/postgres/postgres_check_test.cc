@@ -1,9 +1,7 @@
 #include "agent/checks/postgres/postgres_check.h"
 
 #include <libpq-fe.h>
-#include <pwd.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -18,6 +16,7 @@
 #include "absl/time/time.h"
 #include "agent/checks/check_testing.h"
 #include "common/config_reader.h"
+#include "common/testing/postgres_server.h"
 #include "common/testing/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -32,34 +31,10 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-const char kPgBin[] = "/usr/lib/postgresql/15/bin";
 const char kRightPassword[] = "Right-Pa55word-1138";
 const char kWrongPassword[] = "Wr0ng-Secret-4711";
 constexpr int kMaxConnections = 40;
 constexpr absl::Duration kSettle = absl::Seconds(30);  // generous: a loaded 2-core machine
-
-// Runs `argv` as the postgres user when we are root (initdb refuses root). The server dies
-// with the test (parent-death signal), so a crashed test leaves no server behind.
-std::vector<std::string> AsPostgres(std::vector<std::string> argv) {
-  if (::geteuid() != 0) return argv;
-  std::vector<std::string> out = {"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres",
-                                  "--init-groups",    "--pdeathsig=KILL", "--"};
-  out.insert(out.end(), argv.begin(), argv.end());
-  return out;
-}
-
-std::string Tail(const std::string& text) {
-  return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
-}
-
-// Runs a command to completion; "" on success, else what went wrong with the end of its output.
-std::string Run(std::vector<std::string> argv, const std::string& log) {
-  const std::string what = argv[0];
-  testing::Process p(AsPostgres(std::move(argv)), log, log);
-  int code = p.Wait(absl::Seconds(120));
-  if (code == 0) return "";
-  return absl::StrCat(what, " exited with ", code, ":\n", Tail(testing::ReadFile(log)));
-}
 
 std::string Conninfo(int port, const std::string& extra = "") {
   return absl::StrCat("host=127.0.0.1 port=", port,
@@ -93,121 +68,32 @@ class AdminConnection {
   PGconn* conn_;
 };
 
-// One postgres server process in the foreground, as a child of the test.
-class Server {
- public:
-  Server(std::string data_dir, std::string socket_dir, int port, std::vector<std::string> extra)
-      : data_dir_(std::move(data_dir)),
-        socket_dir_(std::move(socket_dir)),
-        port_(port),
-        extra_(std::move(extra)) {}
-
-  int port() const { return port_; }
-
-  std::string Start() {
-    std::vector<std::string> argv = {absl::StrCat(kPgBin, "/postgres"),
-                                     "-D",
-                                     data_dir_,
-                                     "-p",
-                                     std::to_string(port_),
-                                     "-k",
-                                     socket_dir_,
-                                     "-c",
-                                     "listen_addresses=127.0.0.1",
-                                     "-c",
-                                     absl::StrCat("max_connections=", kMaxConnections),
-                                     "-c",
-                                     "shared_buffers=16MB",
-                                     "-c",
-                                     "fsync=off",
-                                     "-c",
-                                     "autovacuum=off",
-                                     "-c",
-                                     "wal_sender_timeout=5s",
-                                     "-c",
-                                     "wal_receiver_status_interval=1s",
-                                     "-c",
-                                     "deadlock_timeout=100ms"};
-    argv.insert(argv.end(), extra_.begin(), extra_.end());
-    const std::string log = data_dir_ + ".log";
-    process_ = std::make_unique<testing::Process>(AsPostgres(argv), log, log);
-    bool ready = testing::WaitFor(
-        [&] {
-          return !process_->running() ||
-                 PQping(Conninfo(port_, "connect_timeout=2").c_str()) == PQPING_OK;
-        },
-        kSettle);
-    if (!ready || !process_->running()) {
-      return absl::StrCat("postgres on port ", port_, " did not start:\n",
-                          Tail(testing::ReadFile(log)));
-    }
-    return "";
-  }
-
-  // Fast shutdown: active sessions are disconnected.
-  void Stop() {
-    if (process_ != nullptr) process_->Stop(SIGINT, absl::Seconds(30));
-    process_.reset();
-  }
-
- private:
-  std::string data_dir_, socket_dir_;
-  int port_;
-  std::vector<std::string> extra_;
-  std::unique_ptr<testing::Process> process_;
-};
-
 struct Cluster {
-  testing::TempDir dir;
-  std::unique_ptr<Server> primary, standby;
+  std::unique_ptr<testing::PostgresServer> primary, standby;
   std::unique_ptr<AdminConnection> primary_admin, standby_admin;
 
-  std::string Start() {
-    for (const char* tool : {"postgres", "initdb", "pg_basebackup"}) {
-      const std::string path = absl::StrCat(kPgBin, "/", tool);
-      if (::access(path.c_str(), X_OK) != 0) {
-        return absl::StrCat(path,
-                            " is missing: the PostgreSQL 15 server is required for these tests "
-                            "(scripts/install-deps.sh installs postgresql-15)");
-      }
-    }
-    // mkdtemp makes the directory 0700 root; the servers run as postgres.
-    if (::geteuid() == 0) {
-      const passwd* pw = ::getpwnam("postgres");
-      if (pw == nullptr) return "no user 'postgres' (the postgresql-15 package creates it)";
-      if (::chown(dir.path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-        return "cannot chown the temporary directory to postgres";
-      }
-    }
-    const std::string p = dir.Join("primary"), s = dir.Join("standby");
-    std::string e = Run(
-        {absl::StrCat(kPgBin, "/initdb"), "-D", p, "-A", "trust", "-U", "postgres", "--no-sync"},
-        dir.Join("initdb.log"));
-    if (!e.empty()) return e;
-    // First match wins: one role must give a password (SCRAM) over TCP; the rest is trusted.
-    const std::string hba = p + "/pg_hba.conf";
-    testing::WriteFile(hba,
-                       "host all pwuser 127.0.0.1/32 scram-sha-256\n" + testing::ReadFile(hba));
+  static testing::PostgresServer::Options ServerOptions() {
+    testing::PostgresServer::Options o;
+    o.settings = {absl::StrCat("max_connections=", kMaxConnections), "wal_sender_timeout=5s",
+                  "wal_receiver_status_interval=1s", "deadlock_timeout=100ms"};
+    return o;
+  }
 
-    primary =
-        std::make_unique<Server>(p, dir.path(), testing::FreePort(), std::vector<std::string>{});
-    e = primary->Start();
-    if (!e.empty()) return e;
+  std::string Start() {
+    testing::PostgresServer::Options p = ServerOptions();
+    // First match wins: one role must give a password (SCRAM) over TCP; the rest is trusted.
+    p.hba_prepend = "host all pwuser 127.0.0.1/32 scram-sha-256";
+    primary = std::make_unique<testing::PostgresServer>(p);
+    if (absl::Status s = primary->Start(); !s.ok()) return std::string(s.message());
     primary_admin = std::make_unique<AdminConnection>(primary->port());
     if (!primary_admin->ok()) return "admin connection: " + primary_admin->error();
     primary_admin->Value(absl::StrCat("CREATE ROLE pwuser LOGIN PASSWORD '", kRightPassword,
                                       "' IN ROLE pg_monitor"));
 
-    // A fast checkpoint: the default spread one paces its writes over minutes.
-    e = Run({absl::StrCat(kPgBin, "/pg_basebackup"), "-h", "127.0.0.1", "-p",
-             std::to_string(primary->port()), "-U", "postgres", "-D", s, "-R", "-X", "stream",
-             "--no-sync", "--checkpoint=fast"},
-            dir.Join("basebackup.log"));
-    if (!e.empty()) return e;
-    standby =
-        std::make_unique<Server>(s, dir.path(), testing::FreePort(), std::vector<std::string>{});
-    e = standby->Start();
-    if (!e.empty()) return e;
+    testing::PostgresServer::Options s = ServerOptions();
+    s.standby_of = primary.get();
+    standby = std::make_unique<testing::PostgresServer>(s);
+    if (absl::Status st = standby->Start(); !st.ok()) return std::string(st.message());
     standby_admin = std::make_unique<AdminConnection>(standby->port());
     if (!standby_admin->ok()) return "standby admin connection: " + standby_admin->error();
     if (!WaitForStreaming()) return "the standby never reached state streaming";
@@ -227,8 +113,8 @@ struct Cluster {
   void Stop() {
     primary_admin.reset();
     standby_admin.reset();
-    if (standby) standby->Stop();
-    if (primary) primary->Stop();
+    standby.reset();
+    primary.reset();
   }
 };
 
@@ -658,7 +544,7 @@ TEST_F(PostgresCheckTest, StoppedStandbyIsGoneFromThePrimary) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
 
-  ASSERT_EQ(cluster_->standby->Start(), "");
+  ASSERT_TRUE(cluster_->standby->Start().ok());
   cluster_->standby_admin = std::make_unique<AdminConnection>(standby_port());
   ASSERT_TRUE(cluster_->WaitForStreaming());
   EXPECT_TRUE(testing::WaitFor(

@@ -1,4 +1,4 @@
-#include "agent/checks/postgres/pg_connection.h"
+#include "common/postgres/pg_connection.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -12,7 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
-namespace vigil::agent::pg {
+namespace vigil::postgres {
 namespace {
 
 struct ResultDeleter {
@@ -42,12 +42,16 @@ WaitResult WaitSocket(int fd, short events, absl::Time deadline, short* revents)
 }
 
 absl::Status StatusForSqlState(const std::string& sqlstate, std::string message) {
+  auto in_class = [&](const char* prefix) { return sqlstate.rfind(prefix, 0) == 0; };
   if (sqlstate == "57014") return absl::DeadlineExceededError(message);
   if (sqlstate == "42501") return absl::PermissionDeniedError(message);
   // Class 08 (connection exception), 57P01..57P03 (shutdown, cannot connect now).
-  if (sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0) {
-    return absl::UnavailableError(message);
-  }
+  if (in_class("08") || in_class("57P")) return absl::UnavailableError(message);
+  // Integrity constraint violations and data exceptions: the statement's input was refused.
+  if (in_class("23") || in_class("22")) return absl::InvalidArgumentError(message);
+  // Insufficient resources: disk full, out of memory, too many connections.
+  if (in_class("53")) return absl::ResourceExhaustedError(message);
+  if (sqlstate == "40001" || sqlstate == "40P01") return absl::AbortedError(message);
   return absl::UnknownError(message);
 }
 
@@ -119,8 +123,75 @@ std::string Connection::Clean(const char* message) const {
 
 std::string Connection::ErrorMessage() const { return Clean(PQerrorMessage(conn_)); }
 
+std::string QuoteLiteral(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    out.push_back(c);
+    if (c == '\'') out.push_back('\'');
+  }
+  // standard_conforming_strings is on (the default since 9.1): backslashes are literal.
+  out.push_back('\'');
+  return out;
+}
+
+std::string QuoteIdentifier(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    out.push_back(c);
+    if (c == '"') out.push_back('"');
+  }
+  out.push_back('"');
+  return out;
+}
+
 absl::StatusOr<Table> Connection::Query(const std::string& sql, absl::Duration timeout) {
   if (broken_) return absl::FailedPreconditionError("connection is broken");
+  return Finish(PQsendQuery(conn_, sql.c_str()) != 0, timeout);
+}
+
+namespace {
+
+// libpq's view of parameters: pointers into `params`, which must outlive the call.
+std::vector<const char*> ParamValues(const std::vector<Param>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const Param& p : params) values.push_back(p.has_value() ? p->c_str() : nullptr);
+  return values;
+}
+
+}  // namespace
+
+absl::StatusOr<Table> Connection::Execute(const std::string& sql, const std::vector<Param>& params,
+                                          absl::Duration timeout) {
+  if (broken_) return absl::FailedPreconditionError("connection is broken");
+  std::vector<const char*> values = ParamValues(params);
+  return Finish(PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                  values.data(), nullptr, nullptr, /*resultFormat=*/0) != 0,
+                timeout);
+}
+
+absl::Status Connection::Prepare(const std::string& name, const std::string& sql,
+                                 absl::Duration timeout) {
+  if (broken_) return absl::FailedPreconditionError("connection is broken");
+  return Finish(PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr) != 0, timeout).status();
+}
+
+absl::StatusOr<Table> Connection::ExecutePrepared(const std::string& name,
+                                                  const std::vector<Param>& params,
+                                                  absl::Duration timeout) {
+  if (broken_) return absl::FailedPreconditionError("connection is broken");
+  std::vector<const char*> values = ParamValues(params);
+  return Finish(PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(params.size()),
+                                    values.data(), nullptr, nullptr, /*resultFormat=*/0) != 0,
+                timeout);
+}
+
+bool Connection::in_transaction() const {
+  PGTransactionStatusType s = PQtransactionStatus(conn_);
+  return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
+}
+
+absl::StatusOr<Table> Connection::Finish(bool sent, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   auto timed_out = [&] {
     broken_ = true;
@@ -132,7 +203,7 @@ absl::StatusOr<Table> Connection::Query(const std::string& sql, absl::Duration t
     return absl::UnavailableError(ErrorMessage());
   };
 
-  if (PQsendQuery(conn_, sql.c_str()) == 0) return lost();
+  if (!sent) return lost();
   for (;;) {
     int r = PQflush(conn_);
     if (r == 0) break;
@@ -194,4 +265,4 @@ absl::StatusOr<Table> Connection::Query(const std::string& sql, absl::Duration t
   return table;
 }
 
-}  // namespace vigil::agent::pg
+}  // namespace vigil::postgres
