@@ -45,8 +45,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(AgentConfig config) {
   so.interval = c.interval;
   a->sender_ = std::make_unique<Sender>(std::move(so), a->spool_.get(), &a->metrics_);
   a->batcher_ = std::make_unique<Batcher>(a->spool_.get(), c.host_labels, c.batch_max_points,
-                                          &a->metrics_,
-                                          [s = a->sender_.get()] { s->Notify(); });
+                                          &a->metrics_, [s = a->sender_.get()] { s->Notify(); });
   std::vector<ScheduledCheck> checks;
   for (const CheckConfig& cc : c.checks) {
     checks.push_back({cc.type, cc.name, cc.interval, cc.timeout, cc.check});
@@ -73,9 +72,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(AgentConfig config) {
           self->metrics_.spool_dropped_points.Value());
     }
   });
-  VIGIL_LOG(Info) << "vigil-agent " << VIGIL_VERSION << " started as '" << c.agent_id
-                  << "' with " << c.checks.size() << " checks, sending to "
-                  << c.collector.address << ", spool " << c.spool.directory;
+  VIGIL_LOG(Info) << "vigil-agent " << VIGIL_VERSION << " started as '" << c.agent_id << "' with "
+                  << c.checks.size() << " checks, sending to " << c.collector.address << ", spool "
+                  << c.spool.directory;
   return a;
 }
 

@@ -38,8 +38,8 @@ AgentMetrics::AgentMetrics()
                                    "Datapoints in batches dropped because the spool was full")),
       reconnects(Counter(*registry, "vigil_agent_reconnects_total",
                          "Attempts to open the collector stream after the first")),
-      connected(Gauge(*registry, "vigil_agent_connected",
-                      "1 while the collector stream is established")),
+      connected(
+          Gauge(*registry, "vigil_agent_connected", "1 while the collector stream is established")),
       check_duration(prometheus::BuildHistogram()
                          .Name("vigil_agent_check_duration_seconds")
                          .Help("Time taken by one run of a check")
@@ -50,9 +50,8 @@ AgentMetrics::AgentMetrics()
                          .Register(*registry)) {}
 
 prometheus::Histogram& AgentMetrics::CheckDuration(const std::string& check) {
-  return check_duration.Add({{"check", check}},
-                            prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05,
-                                                                    0.1, 0.5, 1, 5, 10});
+  return check_duration.Add({{"check", check}}, prometheus::Histogram::BucketBoundaries{
+                                                    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10});
 }
 
 }  // namespace vigil::agent

@@ -356,7 +356,7 @@ checks:
   EXPECT_EQ(system.interval, absl::Seconds(15));  // the agent's interval
   EXPECT_EQ(system.timeout, absl::Seconds(10));   // min(interval, 10s)
   EXPECT_EQ(ThresholdOf(system), 5);              // the check's own default
-  EXPECT_EQ(system.mark.line + 1, 27);
+  EXPECT_EQ(system.mark.line + 1, 28);
 
   const CheckConfig& fake = config->checks[1];
   EXPECT_EQ(fake.type, "fake");
@@ -365,7 +365,7 @@ checks:
   EXPECT_EQ(fake.timeout, absl::Milliseconds(1500));
   EXPECT_EQ(ThresholdOf(fake), 42);
   EXPECT_EQ(fake.node["threshold"].Scalar(), "42");
-  EXPECT_EQ(fake.mark.line + 1, 28);
+  EXPECT_EQ(fake.mark.line + 1, 29);
 }
 
 TEST(AgentConfig, ScalarLabelValueIsKeptAsIs) {

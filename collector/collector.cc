@@ -75,9 +75,10 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(CollectorConfig conf
     eo.lease_duration = cfg.state.ha.lease_duration;
     eo.renew_interval = cfg.state.ha.renew_interval;
     c->elector_ = std::make_unique<LeaderElector>(eo, &c->state_->lease(), c->registry_);
-    std::printf("vigil-collector %s standby: http=http://127.0.0.1:%d replica=%s (waiting for "
-                "the leader lease)\n",
-                VIGIL_VERSION, c->http_port(), eo.holder.c_str());
+    std::printf(
+        "vigil-collector %s standby: http=http://127.0.0.1:%d replica=%s (waiting for "
+        "the leader lease)\n",
+        VIGIL_VERSION, c->http_port(), eo.holder.c_str());
     std::fflush(stdout);
     c->election_ = std::thread([self] { self->Elect(); });
   }
@@ -92,8 +93,7 @@ void Collector::Elect() {
   state_->SetFencingEpoch(*epoch);
   // Agents reconnect with backoff and replay what this replica has not seen; evaluation waits
   // for them so that periods that closed during the failover are judged on their data.
-  if (absl::Status s = Serve(absl::ToInt64Milliseconds(config_.state.ha.lease_duration));
-      !s.ok()) {
+  if (absl::Status s = Serve(absl::ToInt64Milliseconds(config_.state.ha.lease_duration)); !s.ok()) {
     VIGIL_LOG(Error) << "cannot start as the leader: " << s;
     if (on_exit_) on_exit_(1);
     return;
@@ -111,6 +111,9 @@ absl::Status Collector::Serve(int64_t hold_ms) {
   ao.config_file = cfg.alerting.config_file;
   ao.config_file_required = cfg.alerting.config_file_required;
   ao.store = &state_->notifications();
+  if (absl::StatusOr<SchemaStatus> where = state_->Status(); where.ok()) {
+    ao.store_location = where->location;
+  }
   ao.default_external_url = cfg.alerting.external_url.empty() ? DefaultExternalUrl(cfg.listen.http)
                                                               : cfg.alerting.external_url;
   ao.now_ms = NowMs;

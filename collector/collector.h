@@ -1,9 +1,9 @@
 #ifndef VIGIL_COLLECTOR_COLLECTOR_H_
 #define VIGIL_COLLECTOR_COLLECTOR_H_
 
+#include <functional>
 #include <memory>
 #include <string>
-#include <functional>
 #include <thread>
 
 #include "absl/status/statusor.h"

@@ -38,6 +38,7 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r)
       store_bytes(Gauge(r, "vigil_store_bytes", "Memory held by stored datapoints")),
       wal_bytes(Gauge(r, "vigil_wal_bytes", "Size of the write-ahead log on disk")),
       wal_sync_failures(Counter(r, "vigil_wal_write_failures_total",
-                                "Write-ahead log appends that failed (batches not acknowledged)")) {}
+                                "Write-ahead log appends that failed (batches not acknowledged)")) {
+}
 
 }  // namespace vigil::collector

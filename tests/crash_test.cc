@@ -61,9 +61,7 @@ struct Seen {
   bool operator<(const Seen& o) const {
     return std::tie(host, starts_at_ms) < std::tie(o.host, o.starts_at_ms);
   }
-  bool operator==(const Seen& o) const {
-    return host == o.host && starts_at_ms == o.starts_at_ms;
-  }
+  bool operator==(const Seen& o) const { return host == o.host && starts_at_ms == o.starts_at_ms; }
 };
 
 int64_t ParseRfc3339Ms(const std::string& s) {
@@ -84,14 +82,15 @@ TEST(CrashTest, KillNineTwentyTimesLosesAndDoublesNothing) {
   absl::StatusOr<std::unique_ptr<alerting::testing::WebhookReceiver>> hook =
       alerting::testing::WebhookReceiver::Start();
   ASSERT_TRUE(hook.ok()) << hook.status();
-  WriteFile(stack.dir().Join("alerting.yaml"),
-            absl::StrCat("receivers:\n  - name: oncall\n    email:\n      to: [oncall@example.org]\n"
-                         "      from: vigil@example.org\n      relays: [{host: 127.0.0.1, port: ",
-                         smtp.port(), ", tls: none}]\n    webhook: {url: \"", (*hook)->Url(),
-                         "\", format: alertmanager}\n"
-                         "route: {receiver: oncall, group_wait: 0s, group_interval: 1s, "
-                         "repeat_interval: 4h}\n"
-                         "delivery: {initial_backoff: 100ms, max_backoff: 500ms}\n"));
+  WriteFile(
+      stack.dir().Join("alerting.yaml"),
+      absl::StrCat("receivers:\n  - name: oncall\n    email:\n      to: [oncall@example.org]\n"
+                   "      from: vigil@example.org\n      relays: [{host: 127.0.0.1, port: ",
+                   smtp.port(), ", tls: none}]\n    webhook: {url: \"", (*hook)->Url(),
+                   "\", format: alertmanager}\n"
+                   "route: {receiver: oncall, group_wait: 0s, group_interval: 1s, "
+                   "repeat_interval: 4h}\n"
+                   "delivery: {initial_backoff: 100ms, max_backoff: 500ms}\n"));
   stack.AppendCollectorConfig(
       absl::StrCat("alerting: {config_file: ", stack.dir().Join("alerting.yaml"), "}\n"));
   stack.StartCollector();
@@ -201,10 +200,10 @@ TEST(CrashTest, KillNineTwentyTimesLosesAndDoublesNothing) {
   // Mails of alarms that started after the cut-off may or may not have been sent yet.
   EXPECT_GE(mails.size(), expected_alarms.size());
   EXPECT_LE(mails.size(), expected_alarms.size() + 3 * 2);
-  std::printf("notifications: %zu ALARM transitions; webhook %zu keys (%d delivered twice), "
-              "email %zu Message-IDs (%d delivered twice)\n",
-              expected_alarms.size(), by_key.size(), webhook_duplicates, mails.size(),
-              mail_duplicates);
+  std::printf(
+      "notifications: %zu ALARM transitions; webhook %zu keys (%d delivered twice), "
+      "email %zu Message-IDs (%d delivered twice)\n",
+      expected_alarms.size(), by_key.size(), webhook_duplicates, mails.size(), mail_duplicates);
 }
 
 }  // namespace

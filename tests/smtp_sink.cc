@@ -35,11 +35,11 @@ SmtpSink::SmtpSink(const TempDir& dir)
     : dir_(dir), port_(FreePort()), maildir_(dir.Join("Maildir")) {}
 
 void SmtpSink::Start() {
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{kPython, "-m", "aiosmtpd", "-n", "-l",
-                               absl::StrCat("127.0.0.1:", port_), "-c",
-                               "aiosmtpd.handlers.Mailbox", maildir_},
-      dir_.Join("aiosmtpd.out"), dir_.Join("aiosmtpd.err"));
+  process_ =
+      std::make_unique<Process>(std::vector<std::string>{kPython, "-m", "aiosmtpd", "-n", "-l",
+                                                         absl::StrCat("127.0.0.1:", port_), "-c",
+                                                         "aiosmtpd.handlers.Mailbox", maildir_},
+                                dir_.Join("aiosmtpd.out"), dir_.Join("aiosmtpd.err"));
   ASSERT_TRUE(WaitFor([&] { return PortOpen(port_); }, absl::Seconds(30)))
       << "aiosmtpd did not listen on " << port_ << ": " << process_->Stderr();
 }

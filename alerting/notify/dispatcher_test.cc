@@ -12,8 +12,8 @@
 #include "alerting/notify/alert_labels.h"
 #include "alerting/notify/matchers.h"
 #include "alerting/notify/notify_test_util.h"
-#include "alerting/notify/sqlite_notification_store.h"
 #include "alerting/rules/loader.h"
+#include "collector/state/sqlite_state_store.h"
 #include "common/testing/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -89,8 +89,8 @@ class DispatcherTest : public ::testing::Test {
   }
 
   void OpenStore() {
-    absl::StatusOr<std::unique_ptr<SqliteNotificationStore>> store =
-        SqliteNotificationStore::Open(dir_.Join("notifications.db"));
+    absl::StatusOr<std::unique_ptr<collector::SqliteStateStore>> store =
+        collector::SqliteStateStore::Open(dir_.Join("notifications.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }
@@ -186,7 +186,7 @@ class DispatcherTest : public ::testing::Test {
 
   vigil::testing::TempDir dir_;
   std::shared_ptr<const RuleSet> rules_;
-  std::unique_ptr<SqliteNotificationStore> store_;
+  std::unique_ptr<collector::SqliteStateStore> store_;
   std::shared_ptr<testing::Recorders> recorders_ = std::make_shared<testing::Recorders>();
   prometheus::Registry registry_;
   std::atomic<int64_t> now_{kT0};
@@ -760,7 +760,7 @@ TEST_F(DispatcherTest, MetricsCountAttemptsSuppressionsAndPending) {
 // Real threads and the wall clock: concurrent callers, two workers, every alert delivered once.
 TEST(DispatcherRealClock, ConcurrentTransitionsAreEachDeliveredOnce) {
   vigil::testing::TempDir dir;
-  auto store = SqliteNotificationStore::Open(dir.Join("n.db"));
+  auto store = collector::SqliteStateStore::Open(dir.Join("n.db"));
   ASSERT_TRUE(store.ok()) << store.status();
   auto recorders = std::make_shared<testing::Recorders>();
   auto rules = ParseRuleSet({{"rules.yaml", kRules}});

@@ -18,11 +18,11 @@
 
 namespace vigil::collector {
 
-// Alert delivery inside the collector: runs, over the state store's notification facet, the alerting::Dispatcher that turns the evaluator's transitions into
-// emails and webhook calls; reloads the alerting config (SIGHUP, POST /-/reload) and answers the
-// silence and alerting endpoints of the HTTP API.
-// Thread-safe. The evaluator calls the dispatcher directly (dispatcher()); Stop() after the
-// evaluator stopped, destroy after the HTTP server.
+// Alert delivery inside the collector: runs, over the state store's notification facet, the
+// alerting::Dispatcher that turns the evaluator's transitions into emails and webhook calls;
+// reloads the alerting config (SIGHUP, POST /-/reload) and answers the silence and alerting
+// endpoints of the HTTP API. Thread-safe. The evaluator calls the dispatcher directly
+// (dispatcher()); Stop() after the evaluator stopped, destroy after the HTTP server.
 class AlertDelivery : public AlertingSource {
  public:
   struct Options {

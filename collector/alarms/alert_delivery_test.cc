@@ -1,10 +1,10 @@
 #include "collector/alarms/alert_delivery.h"
-#include "collector/state/open_state_store.h"
 
 #include <memory>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "collector/state/open_state_store.h"
 #include "common/testing/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

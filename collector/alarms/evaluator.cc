@@ -45,6 +45,9 @@ bool WouldNotify(const alerting::Rule& rule, const alerting::Transition& t) {
   return t.to == AlarmState::kAlarm || t.from == AlarmState::kAlarm;
 }
 
+// Transitions kept per rule in the history (the API and `vigilctl` show the newest).
+constexpr size_t kKeepTransitionsPerRule = 10000;
+
 std::shared_ptr<const alerting::RuleSet> EmptyRuleSet() {
   return std::make_shared<alerting::RuleSet>();
 }
@@ -149,6 +152,7 @@ void Evaluator::Stop() {
 
 void Evaluator::WriteSnapshots() {
   std::set<std::pair<std::string, std::string>> saved;
+  absl::Time last_prune = absl::InfinitePast();
   for (;;) {
     std::vector<alerting::AlarmRecord> snapshot;
     bool stop;
@@ -175,6 +179,13 @@ void Evaluator::WriteSnapshots() {
       VIGIL_LOG(Error) << "cannot save alarm states: " << s;
     } else {
       saved = std::move(current);
+    }
+    // The history is bounded: the newest transitions of every rule are kept.
+    if (const absl::Time now = absl::Now(); now - last_prune >= absl::Minutes(10)) {
+      last_prune = now;
+      if (absl::Status p = state_->PruneTransitions(kKeepTransitionsPerRule); !p.ok()) {
+        VIGIL_LOG(Warning) << "cannot prune the alarm history: " << p;
+      }
     }
     if (stop) return;  // the final snapshot is written
   }

@@ -94,10 +94,10 @@ void LeaderElector::Renew() {
         continue;
       }
       if (got.ok()) {
-        lost = absl::AbortedError(
-            got->has_value()
-                ? absl::StrCat("the lease came back with epoch ", **got, " instead of ", epoch_)
-                : std::string("another replica holds the lease"));
+        lost =
+            absl::AbortedError(got->has_value() ? absl::StrCat("the lease came back with epoch ",
+                                                               **got, " instead of ", epoch_)
+                                                : std::string("another replica holds the lease"));
       } else {
         VIGIL_LOG(Warning) << "cannot renew the leader lease: " << got.status();
         continue;  // retried until the deadline

@@ -75,9 +75,9 @@ absl::Status BatchDecoder::Decode(const v1::Batch& batch, int64_t now_ms, Decode
           absl::StrCat("replay batch ", batch.sequence(), " after new batch ", last_sequence_));
     }
     if (batch.sequence() <= last_replay_sequence_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("replay batch sequence ", batch.sequence(), " does not increase (previous ",
-                       last_replay_sequence_, ")"));
+      return absl::InvalidArgumentError(absl::StrCat("replay batch sequence ", batch.sequence(),
+                                                     " does not increase (previous ",
+                                                     last_replay_sequence_, ")"));
     }
   } else if (batch.sequence() <= last_sequence_) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -318,8 +318,7 @@ void IngestPipeline::Recover(const v1::WalRecord& r) {
   }
 }
 
-void IngestPipeline::SeedPositions(
-    const std::vector<std::pair<std::string, uint64_t>>& positions) {
+void IngestPipeline::SeedPositions(const std::vector<std::pair<std::string, uint64_t>>& positions) {
   for (const auto& [agent_id, sequence] : positions) {
     Worker& w = WorkerFor(agent_id);
     absl::MutexLock lock(&w.mu);

@@ -105,8 +105,8 @@ class IngestPipeline {
     uint64_t last_sequence = 0;
     absl::flat_hash_set<SeriesKey> series;
     int64_t last_batch_ms = 0;
-    bool welcomed = false;      // a Welcome went out in this process
-    bool replay_open = false;   // replay batches are expected (asked for, none new yet)
+    bool welcomed = false;     // a Welcome went out in this process
+    bool replay_open = false;  // replay batches are expected (asked for, none new yet)
     bool position_dirty = false;
   };
   struct Worker {
