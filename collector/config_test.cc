@@ -436,7 +436,7 @@ TEST(CollectorConfig, ExampleFileLoads) {
   EXPECT_EQ(config->retention, absl::Hours(6));
   EXPECT_EQ(config->state.backend, "sqlite");
   EXPECT_EQ(config->state.postgres.statement_timeout, absl::Seconds(10));
-  EXPECT_EQ(config->state.ha.renew_interval, absl::Seconds(3));
+  EXPECT_EQ(config->state.ha.renew_interval, absl::Seconds(2));
 }
 
 TEST(CollectorConfig, AlertingDefaultsToAnOptionalFileBesideTheConfig) {
@@ -513,8 +513,8 @@ TEST(CollectorConfig, StateDefaultsToSqliteInTheStateDirectory) {
   char host[256] = {0};
   ASSERT_EQ(gethostname(host, sizeof(host) - 1), 0);
   EXPECT_EQ(s.ha.replica_name, host);
-  EXPECT_EQ(s.ha.lease_duration, absl::Seconds(15));
-  EXPECT_EQ(s.ha.renew_interval, absl::Seconds(3));
+  EXPECT_EQ(s.ha.lease_duration, absl::Seconds(10));
+  EXPECT_EQ(s.ha.renew_interval, absl::Seconds(2));
   EXPECT_EQ(DefaultCollectorConfig().state.backend, "sqlite");
 }
 

@@ -152,7 +152,9 @@ TEST(FailoverTest, StandbyTakesOverWithTheAlarmInFlight) {
   // B holds the lease within lease_duration (3 s) plus a renew interval, and is ready.
   ASSERT_TRUE(WaitFor([&] { return b.Ready() == 200; }, absl::Seconds(10))) << b.Errors();
   const absl::Duration takeover = absl::Now() - killed;
-  EXPECT_LT(takeover, absl::Seconds(5)) << "takeover took " << takeover;
+  // The lease (3 s) plus a renew interval (1 s) plus the start; a generous bound, not the
+  // figure (docs/performance.md records the measured takeover).
+  EXPECT_LT(takeover, absl::Seconds(10)) << "takeover took " << takeover;
   std::printf("standby ready %s after the leader's SIGKILL\n",
               absl::FormatDuration(takeover).c_str());
   EXPECT_TRUE(absl::StrContains(b.Metrics(), "vigil_ha_lease_epoch 2"));
@@ -209,7 +211,8 @@ TEST(FailoverTest, StandbyTakesOverWithTheAlarmInFlight) {
   // Not the lease's 3 s expiry: B's stop (up to its 5 s grace for open streams) and one renew
   // interval of A's.
   const absl::Duration handover = absl::Now() - stopping;
-  EXPECT_LT(handover, absl::Seconds(5) + absl::Seconds(1) + absl::Seconds(2));
+  EXPECT_LT(handover, absl::Seconds(12));
+  EXPECT_TRUE(absl::StrContains(b.Errors(), "released the leader lease (epoch 2)")) << b.Errors();
   std::printf("clean handover: standby ready %s after SIGTERM to the leader\n",
               absl::FormatDuration(handover).c_str());
   EXPECT_TRUE(absl::StrContains(a.Metrics(), "vigil_ha_lease_epoch 3"));

@@ -35,8 +35,11 @@ struct HaConfig {
   // This replica's name in the lease. The parser fills in the default: $POD_NAME, else the
   // host name.
   std::string replica_name;
-  absl::Duration lease_duration = absl::Seconds(15);
-  absl::Duration renew_interval = absl::Seconds(3);  // < lease_duration / 2
+  // With these defaults a dead leader is replaced within 15 s: its last renewal was at most
+  // renew_interval before it died, the lease lapses lease_duration after that, and a standby
+  // tries every renew_interval: at most lease_duration + renew_interval, plus its start.
+  absl::Duration lease_duration = absl::Seconds(10);
+  absl::Duration renew_interval = absl::Seconds(2);  // < lease_duration / 2
 };
 
 struct StateConfig {

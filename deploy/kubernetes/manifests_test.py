@@ -262,8 +262,8 @@ class OverlayTest(unittest.TestCase):
         self.assertEqual(state.get("backend", "sqlite"), self.want["state_backend"])
         if self.want["state_backend"] == "postgres":
             self.assertIs(state["ha"]["enabled"], True)
-            self.assertEqual(state["ha"]["lease_duration"], "15s")
-            self.assertEqual(state["ha"]["renew_interval"], "3s")
+            self.assertEqual(state["ha"]["lease_duration"], "10s")
+            self.assertEqual(state["ha"]["renew_interval"], "2s")
             self.assertNotIn("replica_name", state["ha"])  # default: $POD_NAME
             pg = state["postgres"]
             self.assertEqual(pg["password_file"], "/run/secrets/vigil/postgres/password")
