@@ -1,7 +1,9 @@
 // vigil-agent: reads the host and its services and streams metrics to the collector.
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -24,6 +26,12 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // One malloc arena instead of up to eight per core: the agent's ~20 threads (most of them
+  // gRPC's) allocate little, and each extra arena keeps its own partly used pages resident
+  // (0.5 MiB in bench/agent_footprint). Per-thread caches still serve most allocations without
+  // the arena lock. MALLOC_ARENA_MAX in the environment wins.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 1);
+
   vigil::ProgramFlags flags;
   flags.config_path = "/etc/vigil/agent.yaml";
   if (std::optional<int> exit_code =

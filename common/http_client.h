@@ -11,9 +11,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-// One blocking HTTP(S) request through libcurl, with every wait bounded. Used by the agent's
-// checks (stub_status, health URLs, HAProxy and RabbitMQ statistics) and by the webhook
-// notifier. Thread-safe: each call uses its own curl handle; libcurl is initialised once.
+// One blocking HTTP(S) request, with every wait bounded. Used by the agent's checks
+// (stub_status, health URLs, HAProxy and RabbitMQ statistics) and by the webhook notifier.
+// An http:// URL on loopback (localhost, 127.0.0.0/8, [::1]) or over `unix_socket` is
+// fetched by a small HTTP/1.1 client of our own; everything else (https, other hosts and so
+// proxies, follow_redirects, credentials in the URL) goes through libcurl, which is
+// initialised, and with it OpenSSL, on its first use. Both behave the same to the caller.
+// Thread-safe: each call uses its own connection (and curl handle).
 
 namespace vigil {
 
@@ -49,7 +53,7 @@ struct HttpResponse {
 
 // Performs `request`. A response with any status (including 4xx and 5xx) is returned as a
 // value; a transport failure (DNS, connect, TLS, timeout, body too large) is an error whose
-// message names the URL (without credentials) and libcurl's reason. Error codes:
+// message names the URL (without credentials) and the reason. Error codes:
 // DeadlineExceeded for timeouts, Unavailable for connection failures, FailedPrecondition for
 // TLS verification, ResourceExhausted for a body over the limit, Internal otherwise.
 absl::StatusOr<HttpResponse> HttpFetch(const HttpRequest& request);

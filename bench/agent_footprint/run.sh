@@ -17,7 +17,8 @@
 #                                10 ms ticks); file: formatted lines appended to the log directly
 #     VIGIL_BENCH_RATE=1000      access-log lines per second
 #     VIGIL_BENCH_PERF=1         also `perf record -g` the agent over the window (kept in the dir)
-#     VIGIL_BENCH_KEEP=1         keep the temporary directory (logs, configs)
+#     VIGIL_BENCH_KEEP=1         keep the temporary directory (logs, configs, and agent.smaps:
+#                                the agent's /proc/PID/smaps at the end of the window)
 #     VIGIL_BENCH_CHECKS="..."   check types to try (default: system nginx postgres redis
 #                                strongswan tcp; for attributing costs to one check)
 #
@@ -100,6 +101,9 @@ echo "== machine"
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1); nproc: $(nproc); $(uname -sr)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "build: $build ($(grep -m1 '^CMAKE_BUILD_TYPE' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2))"
+echo "agent: $(ldd "$agent_bin" | grep -c '=>') shared libraries (ldd);" \
+  "VIGIL_AGENT_STATIC_DEPS=$(grep -m1 '^VIGIL_AGENT_STATIC_DEPS' "$build/CMakeCache.txt" 2>/dev/null |
+    cut -d= -f2)"
 echo "dir: $dir"
 
 # ---- collector (embedded defaults plus a token and the ports)
@@ -336,6 +340,9 @@ measure_pid=$!
 pids+=("$measure_pid:measure")
 status=0
 wait "$measure_pid" || status=$?
+if [[ ${VIGIL_BENCH_KEEP:-0} = 1 ]]; then
+  cp "/proc/$agent_pid/smaps" "$dir/agent.smaps" 2>/dev/null || true  # resident pages per mapping
+fi
 if [[ -n $perf_pid ]]; then
   wait "$perf_pid" || true
   echo "perf data: $dir/perf.data (perf report -i $dir/perf.data --no-children)"
