@@ -500,8 +500,10 @@ absl::StatusOr<alerting::SilenceRequest> ParseSilenceRequest(absl::string_view b
   if (ends_at) {
     request.ends_at_ms = *ends_at;
   } else {
-    const int64_t start = request.starts_at_ms == 0 ? now_ms : request.starts_at_ms;
-    request.ends_at_ms = start + absl::ToInt64Milliseconds(*duration);
+    // The start is fixed here, so "2h" lasts exactly 2 h (the dispatcher reads its own clock,
+    // a moment later, for a silence without a start).
+    if (request.starts_at_ms == 0) request.starts_at_ms = now_ms;
+    request.ends_at_ms = request.starts_at_ms + absl::ToInt64Milliseconds(*duration);
   }
   return request;
 }

@@ -199,7 +199,7 @@ TEST(ParseSilenceRequest, DurationCountsFromTheStartOrNow) {
   absl::StatusOr<alerting::SilenceRequest> r = ParseSilenceRequest(
       R"({"matchers":["host=web1"],"duration":"2h","created_by":"a","comment":"c"})", kNow);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->starts_at_ms, 0);  // now, decided by the dispatcher
+  EXPECT_EQ(r->starts_at_ms, kNow);  // fixed at the request, so the silence lasts exactly 2 h
   EXPECT_EQ(r->ends_at_ms, kNow + 2 * 3600000);
   r = ParseSilenceRequest(
       R"({"matchers":["host=web1"],"starts_at":1795345200000,"duration":"30m",
