@@ -1,10 +1,13 @@
 // Benchmarks of the rule engine (alerting/engine/alarm_engine.h) on one thread: Observe
 // throughput with 100,000 alarm instances, its independence from unrelated rules, the cost of a
-// period close, and the latency of an alarm decision. Figures are recorded in
-// docs/performance.md, section "Rule engine".
+// period close (a one-series rule with avg and with p99, and a metric-math rule), the latency of
+// an alarm decision, a close in which every instance changes state, and Alarms()/Snapshot().
+// Period closes report wall and thread CPU time. Figures are recorded in docs/performance.md,
+// section "Rule engine".
 
 #include <malloc.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -106,6 +109,32 @@ void FeedPeriod(AlarmEngine& engine, int64_t start, bool breach) {
   }
 }
 
+// CPU time of the calling thread, in seconds: on a shared machine the wall clock also counts
+// the time other processes held the core.
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The measured period closes go through this one function, so that a profiler can count them
+// alone: `valgrind --tool=callgrind --toggle-collect='*TimedAdvance*'` leaves out the warm-up
+// and the feeding of the periods.
+struct TimedResult {
+  std::vector<Transition> transitions;
+  double wall_s = 0;
+  double cpu_s = 0;
+};
+__attribute__((noinline)) TimedResult TimedAdvance(AlarmEngine& engine, int64_t now_ms) {
+  TimedResult r;
+  const double cpu0 = ThreadCpuSeconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  r.transitions = engine.AdvanceTo(now_ms);
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.cpu_s = ThreadCpuSeconds() - cpu0;
+  return r;
+}
+
 double PeakRssMb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -153,11 +182,12 @@ void BM_ObserveSameMetricNonMatchingRules(benchmark::State& state) {
   ObserveLoop(state, Rules(0, static_cast<int>(state.range(0))));
 }
 
-// Builds an engine whose 100k instances have three closed periods (the evaluation range is
-// full) and are OK: the steady state of a running collector. Returns the next period's start.
+// Builds an engine whose 100k instances have five closed periods (the evaluation range of
+// N = 3 is N + 2 = 5, so it is full) and are OK: the steady state of a running collector.
+// Returns the next period's start.
 int64_t WarmUp(AlarmEngine& engine) {
   int64_t start = kStartMs;
-  for (int p = 0; p < 3; ++p, start += kPeriodMs) {
+  for (int p = 0; p < 5; ++p, start += kPeriodMs) {
     FeedPeriod(engine, start, false);
     engine.AdvanceTo(start + kPeriodMs + kDelayMs);
   }
@@ -166,25 +196,39 @@ int64_t WarmUp(AlarmEngine& engine) {
 
 // 3. One period close (AdvanceTo across one boundary) with 100k instances each holding the
 // period's 6 points; no transitions. Manual time: only the AdvanceTo call is timed.
-void BM_PeriodClose(benchmark::State& state) {
-  AlarmEngine engine(Rules(0, 0));
+void PeriodCloseLoop(benchmark::State& state, std::shared_ptr<const RuleSet> rules) {
+  AlarmEngine engine(std::move(rules));
   int64_t start = WarmUp(engine);
-  double total_s = 0, max_s = 0;
+  double total_s = 0, max_s = 0, cpu_s = 0;
   int64_t transitions = 0;
   for (auto _ : state) {
     FeedPeriod(engine, start, false);
-    const auto t0 = std::chrono::steady_clock::now();
-    std::vector<Transition> out = engine.AdvanceTo(start + kPeriodMs + kDelayMs);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    state.SetIterationTime(s);
-    total_s += s;
-    max_s = std::max(max_s, s);
-    transitions += static_cast<int64_t>(out.size());
+    TimedResult r = TimedAdvance(engine, start + kPeriodMs + kDelayMs);
+    state.SetIterationTime(r.wall_s);
+    total_s += r.wall_s;
+    max_s = std::max(max_s, r.wall_s);
+    cpu_s += r.cpu_s;
+    transitions += static_cast<int64_t>(r.transitions.size());
     start += kPeriodMs;
   }
   state.counters["ns_per_instance"] = total_s * 1e9 / state.iterations() / Hosts();
   state.counters["max_close_ms"] = max_s * 1e3;
+  state.counters["cpu_ms_per_close"] = cpu_s * 1e3 / state.iterations();
   state.counters["transitions"] = static_cast<double>(transitions);
+}
+
+void BM_PeriodClose(benchmark::State& state) { PeriodCloseLoop(state, Rules(0, 0)); }
+
+// 3a. The same rule with `statistic: p99`: each period's 6 points per instance are kept and
+// sorted at the close.
+void BM_PeriodCloseP99(benchmark::State& state) {
+  const std::string yaml = absl::StrCat("rules:\n", kCpuRule, "    statistic: p99\n");
+  absl::StatusOr<std::shared_ptr<const RuleSet>> rules = ParseRuleSet({{"p.yaml", yaml}});
+  if (!rules.ok()) {
+    state.SkipWithError("rule set");
+    return;
+  }
+  PeriodCloseLoop(state, *rules);
 }
 
 // 4. Decision latency: one instance of 100k breaches for 3 periods (M = N = 3); the time of the
@@ -193,7 +237,7 @@ void BM_PeriodClose(benchmark::State& state) {
 void BM_DecisionLatency(benchmark::State& state) {
   AlarmEngine engine(Rules(0, 0));
   int64_t start = WarmUp(engine);
-  double max_s = 0;
+  double max_s = 0, cpu_s = 0;
   for (auto _ : state) {
     for (int p = 0; p < 2; ++p, start += kPeriodMs) {
       FeedPeriod(engine, start, true);
@@ -203,11 +247,11 @@ void BM_DecisionLatency(benchmark::State& state) {
       }
     }
     FeedPeriod(engine, start, true);
-    const auto t0 = std::chrono::steady_clock::now();
-    std::vector<Transition> out = engine.AdvanceTo(start + kPeriodMs + kDelayMs);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    state.SetIterationTime(s);
-    max_s = std::max(max_s, s);
+    TimedResult r = TimedAdvance(engine, start + kPeriodMs + kDelayMs);
+    std::vector<Transition> out = std::move(r.transitions);
+    state.SetIterationTime(r.wall_s);
+    max_s = std::max(max_s, r.wall_s);
+    cpu_s += r.cpu_s;
     start += kPeriodMs;
     if (out.size() != 1 || out[0].to != AlarmState::kAlarm) {
       state.SkipWithError("the deciding close did not return exactly one ALARM transition");
@@ -222,9 +266,124 @@ void BM_DecisionLatency(benchmark::State& state) {
     }
   }
   state.counters["max_decision_ms"] = max_s * 1e3;
+  state.counters["cpu_ms_per_decision"] = cpu_s * 1e3 / state.iterations();
 }
 
-// Memory: heap bytes per instance in the steady state (3 closed periods, one open period with
+// 3b. As BM_PeriodClose for a metric-math rule: each of the 100k instances is two series (5xx
+// responses and requests of a host, one point each per 10 s), so a close goes through the
+// general per-instance path (several series, an expression) rather than the one-series one.
+constexpr char kShareRule[] = R"(rules:
+  - name: web-5xx-share
+    queries:
+      errors: {metric: nginx.responses, where: {status_class: 5xx}, statistic: sum}
+      requests: {metric: nginx.requests, statistic: sum}
+    expression: 100 * errors / requests
+    group_by: [host]
+    period: 60s
+    evaluation_periods: 3
+    comparison: ">"
+    threshold: 5
+)";
+
+void BM_PeriodCloseMetricMath(benchmark::State& state) {
+  absl::StatusOr<std::shared_ptr<const RuleSet>> rules = ParseRuleSet({{"m.yaml", kShareRule}});
+  if (!rules.ok()) {
+    state.SkipWithError("rule set");
+    return;
+  }
+  std::vector<SeriesKey> errors, requests;
+  for (int i = 0; i < Hosts(); ++i) {
+    const std::string host = absl::StrCat("host-", 100000 + i);
+    errors.push_back({"nginx.responses", {{"host", host}, {"status_class", "5xx"}}});
+    requests.push_back({"nginx.requests", {{"host", host}}});
+  }
+  AlarmEngine engine(*rules);
+  auto feed = [&](int64_t start) {
+    for (int64_t ts = start; ts < start + kPeriodMs; ts += kScrapeMs) {
+      for (int i = 0; i < Hosts(); ++i) {
+        engine.Observe(errors[i], ts, i % 3);  // at most 2 of 100 requests: never above 5 %
+        engine.Observe(requests[i], ts, 100);
+      }
+    }
+  };
+  int64_t start = kStartMs;
+  for (int p = 0; p < 5; ++p, start += kPeriodMs) {
+    feed(start);
+    engine.AdvanceTo(start + kPeriodMs + kDelayMs);
+  }
+  double total_s = 0, max_s = 0, cpu_s = 0;
+  int64_t transitions = 0;
+  for (auto _ : state) {
+    feed(start);
+    TimedResult r = TimedAdvance(engine, start + kPeriodMs + kDelayMs);
+    state.SetIterationTime(r.wall_s);
+    total_s += r.wall_s;
+    max_s = std::max(max_s, r.wall_s);
+    cpu_s += r.cpu_s;
+    transitions += static_cast<int64_t>(r.transitions.size());
+    start += kPeriodMs;
+  }
+  state.counters["ns_per_instance"] = total_s * 1e9 / state.iterations() / Hosts();
+  state.counters["max_close_ms"] = max_s * 1e3;
+  state.counters["cpu_ms_per_close"] = cpu_s * 1e3 / state.iterations();
+  state.counters["transitions"] = static_cast<double>(transitions);
+}
+
+// 5. Every instance changes state at the same close: all 100k hosts report 99 for three
+// periods, and the third close returns 100k transitions to ALARM, each with its reason (the
+// worst case: a fleet-wide incident). Timed like BM_PeriodClose.
+void BM_MassTransition(benchmark::State& state) {
+  double cpu_s = 0;
+  for (auto _ : state) {
+    // Manual time: only TimedAdvance counts, not this setup or the engine's destruction.
+    AlarmEngine engine(Rules(0, 0));
+    int64_t start = WarmUp(engine);
+    const std::vector<SeriesKey>& keys = CpuKeys();
+    for (int p = 0; p < 3; ++p, start += kPeriodMs) {
+      for (int64_t ts = start; ts < start + kPeriodMs; ts += kScrapeMs) {
+        for (int i = 0; i < Hosts(); ++i) engine.Observe(keys[i], ts, 99);
+      }
+      if (p < 2) engine.AdvanceTo(start + kPeriodMs + kDelayMs);
+    }
+    start -= kPeriodMs;
+    TimedResult r = TimedAdvance(engine, start + kPeriodMs + kDelayMs);
+    state.SetIterationTime(r.wall_s);
+    cpu_s += r.cpu_s;
+    if (r.transitions.size() != static_cast<size_t>(Hosts())) {
+      state.SkipWithError("the close did not return one transition per instance");
+      return;
+    }
+  }
+  state.counters["cpu_ms_per_close"] = cpu_s * 1e3 / state.iterations();
+}
+
+// 6. What the collector's evaluator also asks of the engine on its thread: Alarms() (every
+// round, for the API and metrics) and Snapshot() (after transitions, to save) with 100k
+// instances in the steady state. Not part of a decision; measured so their cost is known.
+void BM_AlarmsAndSnapshot(benchmark::State& state) {
+  AlarmEngine engine(Rules(0, 0));
+  const int64_t start = WarmUp(engine);
+  FeedPeriod(engine, start, false);
+  double alarms_s = 0, snapshot_s = 0;
+  for (auto _ : state) {
+    double t0 = ThreadCpuSeconds();
+    std::vector<AlarmView> views = engine.Alarms();
+    double t1 = ThreadCpuSeconds();
+    std::vector<AlarmRecord> records = engine.Snapshot();
+    double t2 = ThreadCpuSeconds();
+    alarms_s += t1 - t0;
+    snapshot_s += t2 - t1;
+    if (views.size() != static_cast<size_t>(Hosts()) ||
+        records.size() != static_cast<size_t>(Hosts())) {
+      state.SkipWithError("not one view and one record per instance");
+      return;
+    }
+  }
+  state.counters["alarms_cpu_ms"] = alarms_s * 1e3 / state.iterations();
+  state.counters["snapshot_cpu_ms"] = snapshot_s * 1e3 / state.iterations();
+}
+
+// Memory: heap bytes per instance in the steady state (5 closed periods, one open period with
 // 6 points per instance), from glibc's allocator statistics, and the process's peak RSS. Run it
 // alone (--benchmark_filter=BM_Memory) so that earlier benchmarks do not raise the peak.
 void BM_MemoryPerInstance(benchmark::State& state) {
@@ -253,7 +412,11 @@ BENCHMARK(BM_Observe);
 BENCHMARK(BM_ObserveUnrelatedRules)->Arg(0)->Arg(100)->Arg(1000)->Arg(10000);
 BENCHMARK(BM_ObserveSameMetricNonMatchingRules)->Arg(1000);
 BENCHMARK(BM_PeriodClose)->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PeriodCloseP99)->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PeriodCloseMetricMath)->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DecisionLatency)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MassTransition)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AlarmsAndSnapshot)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace vigil::alerting

@@ -102,64 +102,77 @@ std::optional<double> ComputeStatistic(Statistic stat, absl::Span<const TimedVal
   return std::nullopt;
 }
 
+// An open period keeps one per series in a contiguous column: two per cache line.
+static_assert(sizeof(void*) != 8 || sizeof(StatAccumulator) == 32);
+
+namespace {
+
+bool KeepsPoints(Statistic stat) { return PercentOf(stat) != 0 || stat == Statistic::kRate; }
+
+bool ByValue(const TimedValue& a, const TimedValue& b) { return a.value < b.value; }
+
+}  // namespace
+
 void StatAccumulator::Add(TimedValue point) {
-  if (count_ == 0) {
-    min_ = max_ = point.value;
-  } else {
-    min_ = std::min(min_, point.value);
-    max_ = std::max(max_, point.value);
+  switch (stat_) {
+    case Statistic::kAvg:
+    case Statistic::kSum:
+      running_ += point.value;
+      break;
+    case Statistic::kMin:
+      running_ = count_ == 0 ? point.value : std::min(running_, point.value);
+      break;
+    case Statistic::kMax:
+      running_ = count_ == 0 ? point.value : std::max(running_, point.value);
+      break;
+    default:
+      break;
   }
   ++count_;
-  sum_ += point.value;
-  if (PercentOf(stat_) != 0) values_.push_back(point.value);
-  if (stat_ == Statistic::kRate) points_.push_back(point);
+  if (KeepsPoints(stat_)) {
+    if (points_ == nullptr) points_ = std::make_unique<std::vector<TimedValue>>();
+    points_->push_back(point);
+  }
 }
 
 void StatAccumulator::Merge(const StatAccumulator& other) {
   if (other.count_ == 0) return;
-  if (count_ == 0) {
-    min_ = other.min_;
-    max_ = other.max_;
-  } else {
-    min_ = std::min(min_, other.min_);
-    max_ = std::max(max_, other.max_);
-  }
-  count_ += other.count_;
-  sum_ += other.sum_;
-  values_.insert(values_.end(), other.values_.begin(), other.values_.end());
-  points_.insert(points_.end(), other.points_.begin(), other.points_.end());
-}
-
-std::optional<double> StatAccumulator::Value(std::optional<TimedValue> previous) {
-  if (count_ == 0) return std::nullopt;
   switch (stat_) {
     case Statistic::kAvg:
-      return sum_ / static_cast<double>(count_);
     case Statistic::kSum:
-      return sum_;
+      running_ += other.running_;
+      break;
     case Statistic::kMin:
-      return min_;
+      running_ = count_ == 0 ? other.running_ : std::min(running_, other.running_);
+      break;
     case Statistic::kMax:
-      return max_;
-    case Statistic::kCount:
-      return static_cast<double>(count_);
-    case Statistic::kP50:
-    case Statistic::kP90:
-    case Statistic::kP95:
-    case Statistic::kP99:
-      std::sort(values_.begin(), values_.end());
-      return NearestRankOfSorted(values_, PercentOf(stat_));
-    case Statistic::kRate:
-      std::stable_sort(points_.begin(), points_.end(), ByTime);
-      return Rate(points_, previous);
+      running_ = count_ == 0 ? other.running_ : std::max(running_, other.running_);
+      break;
+    default:
+      break;
   }
-  return std::nullopt;
+  count_ += other.count_;
+  if (other.points_ != nullptr && !other.points_->empty()) {
+    if (points_ == nullptr) points_ = std::make_unique<std::vector<TimedValue>>();
+    points_->insert(points_->end(), other.points_->begin(), other.points_->end());
+  }
+}
+
+std::optional<double> StatAccumulator::KeptPointsValue(std::optional<TimedValue> previous) {
+  std::vector<TimedValue>& points = *points_;
+  if (stat_ == Statistic::kRate) {
+    std::stable_sort(points.begin(), points.end(), ByTime);
+    return Rate(points, previous);
+  }
+  std::sort(points.begin(), points.end(), ByValue);
+  const size_t rank = (static_cast<size_t>(PercentOf(stat_)) * points.size() + 99) / 100;
+  return points[std::max<size_t>(rank, 1) - 1].value;
 }
 
 std::optional<TimedValue> StatAccumulator::Last() const {
-  if (points_.empty()) return std::nullopt;
-  TimedValue last = points_[0];
-  for (const TimedValue& p : points_) {
+  if (stat_ != Statistic::kRate || points_ == nullptr || points_->empty()) return std::nullopt;
+  TimedValue last = (*points_)[0];
+  for (const TimedValue& p : *points_) {
     if (p.timestamp_ms >= last.timestamp_ms) last = p;
   }
   return last;

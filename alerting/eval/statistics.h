@@ -2,6 +2,7 @@
 #define VIGIL_ALERTING_EVAL_STATISTICS_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -26,9 +27,11 @@ std::optional<double> ComputeStatistic(Statistic stat, absl::Span<const TimedVal
                                        std::optional<TimedValue> previous = std::nullopt);
 
 // The running form of ComputeStatistic for one series in one period: datapoints are added as
-// they arrive and the statistic is read when the period closes. Keeps count, sum, min and max;
-// the values only for percentiles and the points only for `rate`, so a steady average costs no
-// allocation. Value() equals ComputeStatistic over the same points (sums in arrival order).
+// they arrive and the statistic is read when the period closes. Keeps the count and one running
+// value (the sum, the minimum or the maximum, as the statistic needs); the points only for
+// percentiles and `rate`, so a steady average costs no allocation. Value() equals
+// ComputeStatistic over the same points (sums in arrival order). 32 bytes, so that an engine can
+// keep one per series in a contiguous array (a column per open period) and read them in order.
 class StatAccumulator {
  public:
   explicit StatAccumulator(Statistic stat = Statistic::kAvg) : stat_(stat) {}
@@ -38,20 +41,42 @@ class StatAccumulator {
   // series takes its statistic over all of them.
   void Merge(const StatAccumulator& other);
   bool empty() const { return count_ == 0; }
+  Statistic statistic() const { return stat_; }
   // The statistic; `previous` is the series' last point before the period (rate only).
-  // Sorts the kept values or points in place.
-  std::optional<double> Value(std::optional<TimedValue> previous = std::nullopt);
+  // Sorts the kept points in place. Inline for the running statistics: a period close reads
+  // one per series.
+  std::optional<double> Value(std::optional<TimedValue> previous = std::nullopt) {
+    if (count_ == 0) return std::nullopt;
+    switch (stat_) {
+      case Statistic::kAvg:
+        return running_ / static_cast<double>(count_);
+      case Statistic::kSum:
+      case Statistic::kMin:
+      case Statistic::kMax:
+        return running_;
+      case Statistic::kCount:
+        return static_cast<double>(count_);
+      default:
+        return KeptPointsValue(previous);
+    }
+  }
   // The newest point added (by timestamp); only kept for rate, nullopt otherwise.
   std::optional<TimedValue> Last() const;
+  // Empties it for the next period; keeps its statistic and the memory of its kept points.
+  void Clear() {
+    count_ = 0;
+    running_ = 0;
+    if (points_ != nullptr) points_->clear();
+  }
 
  private:
-  Statistic stat_;
+  std::optional<double> KeptPointsValue(std::optional<TimedValue> previous);
+
   int64_t count_ = 0;
-  double sum_ = 0;
-  double min_ = 0;
-  double max_ = 0;
-  std::vector<double> values_;      // percentiles only
-  std::vector<TimedValue> points_;  // rate only
+  double running_ = 0;  // sum (avg, sum), minimum (min) or maximum (max); unused otherwise
+  // Percentiles and rate only; allocated on their first point.
+  std::unique_ptr<std::vector<TimedValue>> points_;
+  Statistic stat_;
 };
 
 // Combines per-series values with a fleet aggregate; nullopt when `values` is empty (kCount: 0).

@@ -221,4 +221,72 @@ Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, Ala
   return d;
 }
 
+namespace {
+
+uint64_t LowBits(int count) { return count >= 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1; }
+
+// The `count` lowest set bits of `x` (all of them when it has fewer).
+uint64_t LowestSetBits(uint64_t x, int count) {
+  uint64_t out = 0;
+  for (; count > 0 && x != 0; --count) {
+    out |= x & (~x + 1);
+    x &= x - 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+WindowBitsDecider::WindowBitsDecider(const WindowParams& p)
+    : params_(p),
+      n_(std::max(1, p.evaluation_periods)),
+      m_(std::clamp(p.datapoints_to_alarm, 1, n_)),
+      in_range_(LowBits(EvaluationRange(p))),
+      last_n_(LowBits(n_)) {}
+
+void WindowBitsDecider::Push(WindowBits& bits, std::optional<double> value) const {
+  bits.present <<= 1;
+  bits.breaching <<= 1;
+  bits.breaching_recovery <<= 1;
+  if (!value.has_value()) return;
+  bits.present |= 1;
+  const bool breaches = Breaches(params_.comparison, *value, params_.threshold);
+  bits.breaching |= breaches ? 1 : 0;
+  if (params_.recovery_threshold.has_value()) {
+    bits.breaching_recovery |=
+        Breaches(params_.comparison, *value, *params_.recovery_threshold) ? 1 : 0;
+  } else {
+    bits.breaching_recovery |= breaches ? 1 : 0;
+  }
+}
+
+// Decide's choices, on bits: the N evaluated datapoints are the most recent real ones (the
+// lowest set bits of `present`) and, when there are fewer than N, the most recent missing ones.
+AlarmState WindowBitsDecider::DecideWithMissing(const WindowBits& bits, AlarmState current) const {
+  const bool ignore = params_.treat_missing_data == MissingData::kIgnore;
+  const uint64_t present = bits.present & in_range_;
+  const int real = BitCount(present);
+  const uint64_t chosen_real = real <= n_ ? present : LowestSetBits(present, n_);
+  const int filled = n_ - std::min(real, n_);
+  const uint64_t breach =
+      (current == AlarmState::kAlarm ? bits.breaching_recovery : bits.breaching) & chosen_real;
+  int breaching = BitCount(breach);
+  const int within = std::min(real, n_) - breaching;
+
+  if (filled == 0 || params_.treat_missing_data == MissingData::kBreaching ||
+      params_.treat_missing_data == MissingData::kNotBreaching) {
+    if (params_.treat_missing_data == MissingData::kBreaching) breaching += filled;
+    return breaching >= m_ ? AlarmState::kAlarm : AlarmState::kOk;
+  }
+  // `missing` and `ignore` with fewer than N real datapoints.
+  if (real == 0) return ignore ? current : AlarmState::kInsufficientData;
+  if (breaching >= m_) return AlarmState::kAlarm;
+  if (within > 0) return AlarmState::kOk;
+  // The oldest evaluated datapoint: the highest bit among the chosen real and filled periods.
+  const uint64_t chosen = chosen_real | LowestSetBits(~present & in_range_, filled);
+  const uint64_t oldest = uint64_t{1} << (63 - __builtin_clzll(chosen));
+  if (!ignore && (oldest & present) != 0) return AlarmState::kAlarm;
+  return ignore ? current : AlarmState::kInsufficientData;
+}
+
 }  // namespace vigil::alerting

@@ -66,6 +66,64 @@ int EvaluationRange(const WindowParams& p);
 Decision Decide(const WindowParams& p, absl::Span<const PeriodValue> recent, AlarmState current,
                 bool explain = true);
 
+// The evaluation range of one alarm instance in summary form, for a range of at most
+// kMaxBitsRange periods: bit k describes the period that closed k periods ago (bit 0 the newest).
+// An engine keeps one per instance and shifts in each period as it closes
+// (WindowBitsDecider::Push), so deciding costs a few bit operations instead of a pass over the
+// periods' values.
+struct WindowBits {
+  static constexpr int kMaxBitsRange = 64;
+  uint64_t present = 0;    // the period has a value
+  uint64_t breaching = 0;  // the value breaches the threshold
+  // The value breaches the recovery threshold (the threshold when there is none): what counts
+  // as breaching in ALARM.
+  uint64_t breaching_recovery = 0;
+};
+
+// Decide for windows in WindowBits form: Decide(p, recent, current, false).state, for the periods
+// `bits` summarizes (periods older than those pushed count as missing, as in Decide), with the
+// parameters' constants worked out once (an engine keeps one per rule). Allocates nothing.
+// Immutable after construction; thread-safe.
+class WindowBitsDecider {
+ public:
+  // Whether the evaluation range fits in WindowBits (N <= 62).
+  static bool Fits(const WindowParams& p) {
+    return EvaluationRange(p) <= WindowBits::kMaxBitsRange;
+  }
+  // Requires Fits(p).
+  explicit WindowBitsDecider(const WindowParams& p);
+
+  // Shifts in the period that just closed.
+  void Push(WindowBits& bits, std::optional<double> value) const;
+
+  AlarmState Decide(const WindowBits& bits, AlarmState current) const {
+    // The steady state: every period of the range has a value, so the N most recent are
+    // evaluated and the missing-data treatment plays no part.
+    if ((bits.present & in_range_) == in_range_) {
+      const uint64_t breach =
+          (current == AlarmState::kAlarm ? bits.breaching_recovery : bits.breaching) & last_n_;
+      return breach != 0 && BitCount(breach) >= m_ ? AlarmState::kAlarm : AlarmState::kOk;
+    }
+    return DecideWithMissing(bits, current);
+  }
+
+ private:
+  static int BitCount(uint64_t x) {
+    // The portable form: without -mpopcnt, __builtin_popcountll is a library call.
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return static_cast<int>((x * 0x0101010101010101ull) >> 56);
+  }
+  AlarmState DecideWithMissing(const WindowBits& bits, AlarmState current) const;
+
+  WindowParams params_;
+  int n_ = 1;
+  int m_ = 1;
+  uint64_t in_range_ = 0;  // the range's bits
+  uint64_t last_n_ = 0;    // the N newest periods' bits
+};
+
 // A number as reasons show it: the shortest form that reads back as the same double, without
 // exponent, with at least one decimal (70 -> "70.0", 82.1 -> "82.1", 0.25 -> "0.25").
 std::string FormatNumber(double v);
