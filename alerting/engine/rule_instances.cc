@@ -96,8 +96,19 @@ void RuleInstances::Rebind(const Rule& rule) {
   range_ = EvaluationRange(params_);
   period_ms_ = Ms(rule.period);
   simple_ = IsSimple(rule);
+  plain_ = std::all_of(rule.queries.begin(), rule.queries.end(), [](const MetricQuery& q) {
+    return q.aggregate == Aggregate::kNone && q.statistic != Statistic::kRate;
+  });
   decider_.reset();
   if (WindowBitsDecider::Fits(params_)) decider_.emplace(params_);
+  math_arg_.clear();
+  if (rule.math) {
+    const std::vector<std::string>& ids = rule.math->Identifiers();
+    for (const MetricQuery& query : rule.queries) {
+      math_arg_.push_back(
+          static_cast<uint32_t>(std::lower_bound(ids.begin(), ids.end(), query.id) - ids.begin()));
+    }
+  }
   if (ring_.size() != static_cast<size_t>(range_)) {
     ring_.assign(range_, std::vector<std::optional<double>>(hot_.size()));
   }
@@ -279,6 +290,30 @@ std::optional<double> RuleInstances::PeriodValueOf(OpenColumn* column, uint32_t 
     if (column == nullptr || s >= column->acc.size() || column->acc[s].empty()) return nullptr;
     return &column->acc[s];
   };
+  if (plain_ && r.queries.size() <= kPlainQueries) {
+    // One pass over the series: a query's value is the statistic over all datapoints of its
+    // series, merged into the first series that has any.
+    StatAccumulator* first[kPlainQueries] = {};
+    std::optional<double> args[kPlainQueries];
+    for (uint32_t s : series) {
+      StatAccumulator* acc = data(s);
+      if (acc == nullptr) continue;
+      StatAccumulator*& f = first[series_query_[s]];
+      if (f == nullptr) {
+        f = acc;
+      } else {
+        f->Merge(*acc);
+        acc->Clear();
+      }
+    }
+    for (size_t q = 0; q < r.queries.size(); ++q) {
+      if (first[q] == nullptr) continue;
+      args[r.math ? math_arg_[q] : q] = first[q]->Value();
+      first[q]->Clear();
+    }
+    if (!r.math) return args[0];
+    return r.math->Evaluate(absl::MakeConstSpan(args, r.queries.size()));
+  }
   // A query with no datapoint in the period has no value, except a fleet count, which is 0:
   // no healthy host is a value.
   absl::InlinedVector<std::optional<double>, 2> values(r.queries.size());
@@ -323,12 +358,10 @@ std::optional<double> RuleInstances::PeriodValueOf(OpenColumn* column, uint32_t 
   }
   // Every series is one query's, so its data for the period is now cleared.
   if (!r.math) return values.empty() ? std::nullopt : values[0];
-  return r.math->Evaluate([&](absl::string_view id) -> std::optional<double> {
-    for (size_t q = 0; q < r.queries.size(); ++q) {
-      if (r.queries[q].id == id) return values[q];
-    }
-    return std::nullopt;
-  });
+  // The loader requires the expression's identifiers to be exactly the query ids.
+  absl::InlinedVector<std::optional<double>, 2> args(values.size());
+  for (size_t q = 0; q < values.size(); ++q) args[math_arg_[q]] = values[q];
+  return r.math->Evaluate(args);
 }
 
 void RuleInstances::Window(uint32_t slot, int64_t newest_start_ms,
@@ -413,10 +446,20 @@ void RuleInstances::ClosePeriod(std::vector<Transition>* out) {
     open_.erase(open_.begin());
   }
   // Order this period's transitions by instance, so the history (and rule tests) do not depend
-  // on slot order.
-  std::stable_sort(
-      out->begin() + first_new, out->end(),
-      [](const Transition& a, const Transition& b) { return a.instance < b.instance; });
+  // on slot order. Indexes are sorted, not transitions: a fleet-wide change moves each of its
+  // (large) transitions once instead of at every merge step. Instance keys are unique here.
+  const size_t count = out->size() - first_new;
+  if (count < 2) return;
+  Transition* const changed = out->data() + first_new;
+  std::vector<uint32_t> order(count);
+  for (uint32_t k = 0; k < count; ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [changed](uint32_t a, uint32_t b) {
+    return changed[a].instance < changed[b].instance;
+  });
+  std::vector<Transition> sorted;
+  sorted.reserve(count);
+  for (uint32_t k : order) sorted.push_back(std::move(changed[k]));
+  std::move(sorted.begin(), sorted.end(), changed);
 }
 
 AlarmState RuleInstances::Summary() const {

@@ -166,7 +166,11 @@ class RuleInstances {
   int range_ = 1;
   int64_t period_ms_ = 60000;
   bool simple_ = false;                       // one query, no math, no aggregate, no rate
+  // Every query is a plain statistic (no fleet aggregate, no rate): PeriodValueOf's fast path.
+  bool plain_ = false;
+  static constexpr size_t kPlainQueries = 8;
   std::optional<WindowBitsDecider> decider_;  // when the range fits WindowBits
+  std::vector<uint32_t> math_arg_;  // by query: its place among rule_->math->Identifiers()
   int64_t next_end_ms_ = 0;
 
   absl::flat_hash_map<std::string, uint32_t> by_key_;  // instance key -> slot

@@ -467,6 +467,23 @@ TEST(Reason, ShowsSecondsWhenThePeriodIsNotWholeMinutes) {
             "the threshold (70.0).");
 }
 
+TEST(Reason, TimesAreUtcTimeOfDayAcrossMidnightAndYears) {
+  WindowParams p = Params(2, kMissing);
+  p.evaluation_periods = 2;
+  // 2026-11-22 23:59 and 2026-11-23 00:00 UTC (1795391940 s since the epoch is 23:59).
+  const int64_t t2359 = int64_t{1795391940} * 1000;
+  Decision d = Decide(p, {PeriodValue{t2359, 90.0}, PeriodValue{t2359 + kMinute, 95.5}}, kOk);
+  EXPECT_EQ(d.reason,
+            "Threshold crossed: 2 out of the last 2 datapoints [90.0 (23:59), 95.5 (00:00)] were "
+            "greater than the threshold (70.0).");
+  // Before the epoch: 1969-12-31 23:59:30.
+  p.period_ms = 30000;
+  d = Decide(p, {PeriodValue{-60000, 90.0}, PeriodValue{-30000, 91.0}}, kOk);
+  EXPECT_EQ(d.reason,
+            "Threshold crossed: 2 out of the last 2 datapoints [90.0 (23:59:00), 91.0 (23:59:30)] "
+            "were greater than the threshold (70.0).");
+}
+
 TEST(FormatNumber, ShortestWithAtLeastOneDecimal) {
   EXPECT_EQ(FormatNumber(70), "70.0");
   EXPECT_EQ(FormatNumber(82.1), "82.1");

@@ -1,10 +1,11 @@
 #include "alerting/expr/math_expr.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -111,100 +112,7 @@ absl::StatusOr<std::vector<Token>> Tokenize(absl::string_view text) {
   return tokens;
 }
 
-// Expression tree. Nodes are immutable once built.
-class Node {
- public:
-  virtual ~Node() = default;
-  virtual std::optional<double> Evaluate(
-      const std::function<std::optional<double>(absl::string_view)>& value_of) const = 0;
-  virtual void CollectIdentifiers(std::set<std::string>& out) const = 0;
-};
-
-std::optional<double> Finite(double v) {
-  if (!std::isfinite(v)) return std::nullopt;
-  return v;
-}
-
-class NumberNode : public Node {
- public:
-  explicit NumberNode(double value) : value_(value) {}
-  std::optional<double> Evaluate(
-      const std::function<std::optional<double>(absl::string_view)>&) const override {
-    return value_;
-  }
-  void CollectIdentifiers(std::set<std::string>&) const override {}
-
- private:
-  const double value_;
-};
-
-class IdentifierNode : public Node {
- public:
-  explicit IdentifierNode(std::string name) : name_(std::move(name)) {}
-  std::optional<double> Evaluate(
-      const std::function<std::optional<double>(absl::string_view)>& value_of) const override {
-    std::optional<double> v = value_of(name_);
-    if (!v.has_value()) return std::nullopt;
-    return Finite(*v);
-  }
-  void CollectIdentifiers(std::set<std::string>& out) const override { out.insert(name_); }
-
- private:
-  const std::string name_;
-};
-
-class NegateNode : public Node {
- public:
-  explicit NegateNode(std::unique_ptr<Node> operand) : operand_(std::move(operand)) {}
-  std::optional<double> Evaluate(
-      const std::function<std::optional<double>(absl::string_view)>& value_of) const override {
-    std::optional<double> v = operand_->Evaluate(value_of);
-    if (!v.has_value()) return std::nullopt;
-    return -*v;
-  }
-  void CollectIdentifiers(std::set<std::string>& out) const override {
-    operand_->CollectIdentifiers(out);
-  }
-
- private:
-  const std::unique_ptr<Node> operand_;
-};
-
-class BinaryNode : public Node {
- public:
-  BinaryNode(char op, std::unique_ptr<Node> left, std::unique_ptr<Node> right)
-      : op_(op), left_(std::move(left)), right_(std::move(right)) {}
-  std::optional<double> Evaluate(
-      const std::function<std::optional<double>(absl::string_view)>& value_of) const override {
-    // Both sides are always evaluated so that every identifier is asked for, whatever the values.
-    std::optional<double> a = left_->Evaluate(value_of);
-    std::optional<double> b = right_->Evaluate(value_of);
-    if (!a.has_value() || !b.has_value()) return std::nullopt;
-    switch (op_) {
-      case '+':
-        return Finite(*a + *b);
-      case '-':
-        return Finite(*a - *b);
-      case '*':
-        return Finite(*a * *b);
-      case '/':
-        if (*b == 0) return std::nullopt;
-        return Finite(*a / *b);
-    }
-    return std::nullopt;  // Unreachable: the parser only builds the four operators.
-  }
-  void CollectIdentifiers(std::set<std::string>& out) const override {
-    left_->CollectIdentifiers(out);
-    right_->CollectIdentifiers(out);
-  }
-
- private:
-  const char op_;
-  const std::unique_ptr<Node> left_;
-  const std::unique_ptr<Node> right_;
-};
-
-// Grammar:
+// Grammar, emitted in postfix order as it is parsed:
 //   sum     := product (('+' | '-') product)*
 //   product := unary (('*' | '/') unary)*
 //   unary   := '-' unary | primary
@@ -213,18 +121,19 @@ class Parser {
  public:
   explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {}
 
-  absl::StatusOr<std::unique_ptr<Node>> ParseAll() {
+  // The program; an identifier's index is into names() until the caller renumbers it.
+  absl::StatusOr<std::vector<MathExpr::Op>> ParseAll() {
     if (Peek().kind == TokenKind::kEnd) return ErrorAt(1, "empty expression");
-    absl::StatusOr<std::unique_ptr<Node>> root = ParseSum(0);
-    if (!root.ok()) return root.status();
+    if (absl::Status s = ParseSum(0); !s.ok()) return s;
     const Token& t = Peek();
     if (t.kind == TokenKind::kCloseParen) return ErrorAt(t.column, "unbalanced ')'");
     if (t.kind != TokenKind::kEnd) {
       return ErrorAt(t.column,
                      absl::StrCat("unexpected ", Describe(t), " after the end of the expression"));
     }
-    return root;
+    return std::move(program_);
   }
+  const std::vector<std::string>& names() const { return names_; }
 
  private:
   const Token& Peek() const { return tokens_[pos_]; }
@@ -233,57 +142,54 @@ class Parser {
     const Token& t = Peek();
     return t.kind == TokenKind::kOperator && (t.text[0] == a || t.text[0] == b);
   }
+  void Emit(MathExpr::Op::Kind kind) { program_.push_back({kind}); }
 
-  absl::StatusOr<std::unique_ptr<Node>> ParseSum(int depth) {
-    absl::StatusOr<std::unique_ptr<Node>> left = ParseProduct(depth);
-    if (!left.ok()) return left.status();
-    std::unique_ptr<Node> node = *std::move(left);
+  absl::Status ParseSum(int depth) {
+    if (absl::Status s = ParseProduct(depth); !s.ok()) return s;
     while (PeekOperator('+', '-')) {
       const char op = Next().text[0];
-      absl::StatusOr<std::unique_ptr<Node>> right = ParseProduct(depth);
-      if (!right.ok()) return right.status();
-      node = std::make_unique<BinaryNode>(op, std::move(node), *std::move(right));
+      if (absl::Status s = ParseProduct(depth); !s.ok()) return s;
+      Emit(op == '+' ? MathExpr::Op::kAdd : MathExpr::Op::kSubtract);
     }
-    return node;
+    return absl::OkStatus();
   }
 
-  absl::StatusOr<std::unique_ptr<Node>> ParseProduct(int depth) {
-    absl::StatusOr<std::unique_ptr<Node>> left = ParseUnary(depth);
-    if (!left.ok()) return left.status();
-    std::unique_ptr<Node> node = *std::move(left);
+  absl::Status ParseProduct(int depth) {
+    if (absl::Status s = ParseUnary(depth); !s.ok()) return s;
     while (PeekOperator('*', '/')) {
       const char op = Next().text[0];
-      absl::StatusOr<std::unique_ptr<Node>> right = ParseUnary(depth);
-      if (!right.ok()) return right.status();
-      node = std::make_unique<BinaryNode>(op, std::move(node), *std::move(right));
+      if (absl::Status s = ParseUnary(depth); !s.ok()) return s;
+      Emit(op == '*' ? MathExpr::Op::kMultiply : MathExpr::Op::kDivide);
     }
-    return node;
+    return absl::OkStatus();
   }
 
-  absl::StatusOr<std::unique_ptr<Node>> ParseUnary(int depth) {
+  absl::Status ParseUnary(int depth) {
     if (depth > kMaxDepth) {
       return ErrorAt(Peek().column, absl::StrCat("expression nested too deeply (more than ",
                                                  kMaxDepth, " levels)"));
     }
     if (PeekOperator('-', '-')) {
       Next();
-      absl::StatusOr<std::unique_ptr<Node>> operand = ParseUnary(depth + 1);
-      if (!operand.ok()) return operand.status();
-      return std::make_unique<NegateNode>(*std::move(operand));
+      if (absl::Status s = ParseUnary(depth + 1); !s.ok()) return s;
+      Emit(MathExpr::Op::kNegate);
+      return absl::OkStatus();
     }
     return ParsePrimary(depth);
   }
 
-  absl::StatusOr<std::unique_ptr<Node>> ParsePrimary(int depth) {
+  absl::Status ParsePrimary(int depth) {
     const Token& t = Next();
     switch (t.kind) {
       case TokenKind::kNumber:
-        return std::make_unique<NumberNode>(t.number);
+        program_.push_back({MathExpr::Op::kConstant, 0, t.number});
+        return absl::OkStatus();
       case TokenKind::kIdentifier:
-        return std::make_unique<IdentifierNode>(std::string(t.text));
+        program_.push_back({MathExpr::Op::kIdentifier, static_cast<uint32_t>(names_.size())});
+        names_.emplace_back(t.text);
+        return absl::OkStatus();
       case TokenKind::kOpenParen: {
-        absl::StatusOr<std::unique_ptr<Node>> inner = ParseSum(depth + 1);
-        if (!inner.ok()) return inner.status();
+        if (absl::Status s = ParseSum(depth + 1); !s.ok()) return s;
         const Token& close = Peek();
         if (close.kind == TokenKind::kEnd) return ErrorAt(t.column, "unbalanced '('");
         if (close.kind != TokenKind::kCloseParen) {
@@ -291,7 +197,7 @@ class Parser {
                          absl::StrCat("expected an operator or ')', got ", Describe(close)));
         }
         Next();
-        return inner;
+        return absl::OkStatus();
       }
       default:
         return ErrorAt(t.column, absl::StrCat("expected an operand, got ", Describe(t)));
@@ -300,37 +206,98 @@ class Parser {
 
   const std::vector<Token> tokens_;
   size_t pos_ = 0;
-};
-
-class ParsedMathExpr : public MathExpr {
- public:
-  explicit ParsedMathExpr(std::unique_ptr<Node> root) : root_(std::move(root)) {
-    std::set<std::string> ids;
-    root_->CollectIdentifiers(ids);
-    identifiers_.assign(ids.begin(), ids.end());
-  }
-
-  std::optional<double> Evaluate(
-      const std::function<std::optional<double>(absl::string_view id)>& value_of) const override {
-    return root_->Evaluate(value_of);
-  }
-
-  std::vector<std::string> Identifiers() const override { return identifiers_; }
-
- private:
-  const std::unique_ptr<Node> root_;
-  std::vector<std::string> identifiers_;  // Constant after construction.
+  std::vector<MathExpr::Op> program_;
+  std::vector<std::string> names_;  // of each kIdentifier op, in order of appearance
 };
 
 }  // namespace
+
+MathExpr::MathExpr(std::vector<Op> program, std::vector<std::string> identifiers)
+    : program_(std::move(program)), identifiers_(std::move(identifiers)) {
+  size_t depth = 0;
+  for (const Op& op : program_) {
+    if (op.kind == Op::kConstant || op.kind == Op::kIdentifier) {
+      max_stack_ = std::max(max_stack_, ++depth);
+    } else if (op.kind != Op::kNegate) {
+      --depth;
+    }
+  }
+}
+
+std::optional<double> MathExpr::Evaluate(absl::Span<const std::optional<double>> values) const {
+  // Missing is NaN on the stack: it propagates through every operator, and a non-finite
+  // result (overflow, division by zero) becomes NaN too, so any of them makes the value missing.
+  constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
+  constexpr size_t kInlineStack = 16;  // hand-written expressions need 2 to 4
+  double inline_stack[kInlineStack];
+  std::vector<double> heap_stack;
+  double* stack = inline_stack;
+  if (max_stack_ > kInlineStack) {
+    heap_stack.resize(max_stack_);
+    stack = heap_stack.data();
+  }
+  size_t top = 0;  // number of values on the stack
+  for (const Op& op : program_) {
+    switch (op.kind) {
+      case Op::kConstant:
+        stack[top++] = op.constant;
+        continue;
+      case Op::kIdentifier: {
+        const std::optional<double>& v = values[op.index];
+        stack[top++] = v.has_value() && std::isfinite(*v) ? *v : kMissing;
+        continue;
+      }
+      case Op::kNegate:
+        stack[top - 1] = -stack[top - 1];
+        continue;
+      default:
+        break;
+    }
+    const double b = stack[--top];
+    double& a = stack[top - 1];
+    switch (op.kind) {
+      case Op::kAdd:
+        a += b;
+        break;
+      case Op::kSubtract:
+        a -= b;
+        break;
+      case Op::kMultiply:
+        a *= b;
+        break;
+      default:  // kDivide
+        a = b == 0 ? kMissing : a / b;
+        break;
+    }
+    if (!std::isfinite(a)) a = kMissing;
+  }
+  if (std::isnan(stack[0])) return std::nullopt;
+  return stack[0];
+}
+
+std::optional<double> MathExpr::Evaluate(
+    const std::function<std::optional<double>(absl::string_view id)>& value_of) const {
+  std::vector<std::optional<double>> values;
+  for (const std::string& id : identifiers_) values.push_back(value_of(id));
+  return Evaluate(values);
+}
 
 absl::StatusOr<std::unique_ptr<MathExpr>> ParseMathExpr(absl::string_view text) {
   absl::StatusOr<std::vector<Token>> tokens = Tokenize(text);
   if (!tokens.ok()) return tokens.status();
   Parser parser(*std::move(tokens));
-  absl::StatusOr<std::unique_ptr<Node>> root = parser.ParseAll();
-  if (!root.ok()) return root.status();
-  return std::make_unique<ParsedMathExpr>(*std::move(root));
+  absl::StatusOr<std::vector<MathExpr::Op>> program = parser.ParseAll();
+  if (!program.ok()) return program.status();
+  // Identifiers sorted and unique; each op then refers to its identifier's place among them.
+  std::vector<std::string> ids = parser.names();
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (MathExpr::Op& op : *program) {
+    if (op.kind != MathExpr::Op::kIdentifier) continue;
+    const std::string& name = parser.names()[op.index];
+    op.index = static_cast<uint32_t>(std::lower_bound(ids.begin(), ids.end(), name) - ids.begin());
+  }
+  return std::make_unique<MathExpr>(*std::move(program), std::move(ids));
 }
 
 }  // namespace vigil::alerting
