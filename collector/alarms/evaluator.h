@@ -35,6 +35,11 @@ namespace vigil::collector {
 // Thread-safe; the engine itself is owned by the evaluation thread.
 class Evaluator : public AlarmSource, public DatapointSink {
  public:
+  // The evaluation thread wakes when this many points wait, besides its timer.
+  static constexpr size_t kDrainBatch = 16384;
+  // No periodic snapshot or publication when a period becomes due sooner than this.
+  static constexpr int64_t kQuietBeforeDueMs = 250;
+
   struct Options {
     std::string rules_dir;
     // Alarm states and history (the collector's StateStore facet). Not owned; outlives the
