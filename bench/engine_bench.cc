@@ -231,6 +231,39 @@ void BM_PeriodCloseP99(benchmark::State& state) {
   PeriodCloseLoop(state, *rules);
 }
 
+// 3c. The same rule with `statistic: rate` (a counter's per-second increase): the general
+// per-query path, keeping each period's points and the series' last point before the period.
+void BM_PeriodCloseRate(benchmark::State& state) {
+  const std::string yaml = absl::StrCat("rules:\n", kCpuRule, "    statistic: rate\n");
+  absl::StatusOr<std::shared_ptr<const RuleSet>> rules = ParseRuleSet({{"r.yaml", yaml}});
+  if (!rules.ok()) {
+    state.SkipWithError("rule set");
+    return;
+  }
+  PeriodCloseLoop(state, *rules);
+}
+
+// 3d. A fleet aggregate: one instance over all 100k series (each host's average, averaged over
+// the fleet), as the shipped env-web-cpu-near-capacity rule.
+void BM_PeriodCloseFleetAggregate(benchmark::State& state) {
+  constexpr char kFleet[] = R"(rules:
+  - name: fleet-cpu
+    metric: system.cpu.utilization
+    statistic: avg
+    aggregate: avg
+    period: 60s
+    evaluation_periods: 3
+    comparison: ">"
+    threshold: 90
+)";
+  absl::StatusOr<std::shared_ptr<const RuleSet>> rules = ParseRuleSet({{"f.yaml", kFleet}});
+  if (!rules.ok()) {
+    state.SkipWithError("rule set");
+    return;
+  }
+  PeriodCloseLoop(state, *rules);
+}
+
 // 4. Decision latency: one instance of 100k breaches for 3 periods (M = N = 3); the time of the
 // AdvanceTo at the third period's due close, which returns its ALARM transition, is measured.
 // Between measurements an untimed low period returns the instance to OK.
@@ -414,6 +447,11 @@ BENCHMARK(BM_ObserveSameMetricNonMatchingRules)->Arg(1000);
 BENCHMARK(BM_PeriodClose)->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PeriodCloseP99)->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PeriodCloseMetricMath)->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PeriodCloseRate)->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PeriodCloseFleetAggregate)
+    ->UseManualTime()
+    ->Iterations(10)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DecisionLatency)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MassTransition)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AlarmsAndSnapshot)->Iterations(3)->Unit(benchmark::kMillisecond);

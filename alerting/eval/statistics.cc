@@ -161,7 +161,10 @@ void StatAccumulator::Merge(const StatAccumulator& other) {
 std::optional<double> StatAccumulator::KeptPointsValue(std::optional<TimedValue> previous) {
   std::vector<TimedValue>& points = *points_;
   if (stat_ == Statistic::kRate) {
-    std::stable_sort(points.begin(), points.end(), ByTime);
+    // Points usually arrive in time order; stable_sort would allocate a buffer even then.
+    if (!std::is_sorted(points.begin(), points.end(), ByTime)) {
+      std::stable_sort(points.begin(), points.end(), ByTime);
+    }
     return Rate(points, previous);
   }
   std::sort(points.begin(), points.end(), ByValue);
