@@ -91,6 +91,7 @@ Options:
   --token-file FILE          File with the collector's API token (its auth.api_token_file),
                              for state-changing commands (default: $VIGIL_API_TOKEN_FILE).
   -h, --help                 Show this help.
+  --version                  Print vigilctl's version.
 
 Exit status: 0 success, 1 the collector was unreachable or refused the request (or rules check
 or config check found problems, or a rule test failed, or the state store could not be read or
@@ -110,6 +111,7 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
   bool rules_flag_seen = false;
   bool state_flag_seen = false;
   bool help = false;
+  bool version = false;
   bool flags_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -123,6 +125,10 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
     }
     if (arg == "-h" || arg == "--help") {
       help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      version = true;
       continue;
     }
     // --name VALUE or --name=VALUE.
@@ -204,6 +210,10 @@ absl::StatusOr<Invocation> ParseArgs(const std::vector<std::string>& args,
   }
   if (help) {
     inv.command = Invocation::Command::kHelp;
+    return inv;
+  }
+  if (version) {
+    inv.command = Invocation::Command::kVersion;
     return inv;
   }
   if (positional.empty()) return absl::InvalidArgumentError("no command given");
@@ -493,6 +503,9 @@ int Run(const Invocation& invocation, std::istream& in, std::ostream& out, std::
   switch (invocation.command) {
     case Invocation::Command::kHelp:
       out << Usage();
+      return kExitOk;
+    case Invocation::Command::kVersion:
+      out << "vigilctl " << VIGIL_VERSION << "\n";
       return kExitOk;
     case Invocation::Command::kSeries:
       return RunSeries(ApiClient(invocation.collector_url, invocation.timeout), invocation.matches,

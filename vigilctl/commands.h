@@ -36,6 +36,7 @@ struct SilenceArgs {
 struct Invocation {
   enum class Command {
     kHelp,
+    kVersion,
     kSeries,
     kQuery,
     kTokenGenerate,

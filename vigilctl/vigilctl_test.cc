@@ -130,6 +130,8 @@ TEST(ParseArgs, TokenCommands) {
 
 TEST(ParseArgs, HelpWinsOverEverythingElse) {
   EXPECT_EQ(ParseArgs({"--help"}, "")->command, Invocation::Command::kHelp);
+  EXPECT_EQ(ParseArgs({"--version"}, "")->command, Invocation::Command::kVersion);
+  EXPECT_EQ(ParseArgs({"alarms", "--version"}, "")->command, Invocation::Command::kVersion);
   EXPECT_EQ(ParseArgs({"series", "-h"}, "")->command, Invocation::Command::kHelp);
 }
 
@@ -292,6 +294,16 @@ TEST_F(CommandsTest, RunDispatchesFromAParsedCommandLine) {
   std::istringstream in;
   EXPECT_EQ(ctl::Run(*inv, in, out_, err_), kExitOk);
   EXPECT_EQ(out_.str(), "SERIES\nsystem.mem.used_bytes{host=\"web-1\"}\n\n1 series\n");
+}
+
+TEST(VersionCommand, PrintsTheBuildsVersion) {
+  absl::StatusOr<Invocation> inv = ParseArgs({"--version"}, "");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(ctl::Run(*inv, in, out, err), kExitOk);
+  EXPECT_EQ(out.str(), std::string("vigilctl ") + VIGIL_VERSION + "\n");
+  EXPECT_THAT(out.str(), MatchesRegex("vigilctl [0-9]+\\.[0-9]+\\.[0-9]+\n"));
 }
 
 // ---- Token commands ----
