@@ -293,6 +293,9 @@ void Collector::Stop(absl::Duration grace) {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (election_.joinable()) election_.join();  // a takeover in progress finishes first
   if (maintenance_.joinable()) maintenance_.join();
+  // Agent streams never end by themselves: ended here, the shutdown does not wait out `grace`,
+  // and the agents reconnect (to the next leader, on a handover) at once.
+  if (service_) service_->EndStreams(absl::UnavailableError("collector is stopping"));
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   if (pipeline_) {
     pipeline_->Stop();

@@ -150,6 +150,7 @@ class IngestStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::Collec
     }
     counted_ = true;
     service_->metrics()->connected_streams.Increment();
+    service_->AddStream(this, writer_);
     writer_->StartReadUnlessFinishing([this] { StartRead(&in_); });
   }
 
@@ -171,7 +172,10 @@ class IngestStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::Collec
   void OnWriteDone(bool ok) override { writer_->OnWriteDone(ok); }
 
   void OnDone() override {
-    if (counted_) service_->metrics()->connected_streams.Decrement();
+    if (counted_) {
+      service_->RemoveStream(this);
+      service_->metrics()->connected_streams.Decrement();
+    }
     if (!agent_id_.empty()) VIGIL_LOG(Info) << "agent '" << agent_id_ << "' disconnected";
     delete this;
   }
@@ -267,6 +271,28 @@ bool IngestService::Authenticate(const grpc::CallbackServerContext& context) con
   bool found = false;
   for (const std::string& known : options_.token_sha256) found |= ConstantTimeEquals(hash, known);
   return found;
+}
+
+void IngestService::AddStream(const void* id, std::weak_ptr<StreamSink> sink) {
+  absl::MutexLock lock(&mu_);
+  streams_[id] = std::move(sink);
+}
+
+void IngestService::RemoveStream(const void* id) {
+  absl::MutexLock lock(&mu_);
+  streams_.erase(id);
+}
+
+void IngestService::EndStreams(const absl::Status& status) {
+  std::vector<std::shared_ptr<StreamSink>> open;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, sink] : streams_) {
+      if (std::shared_ptr<StreamSink> s = sink.lock()) open.push_back(std::move(s));
+    }
+  }
+  // Outside the lock: a finish can complete inline and remove its stream.
+  for (const std::shared_ptr<StreamSink>& s : open) s->Abort(status);
 }
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CollectorMessage>* IngestService::Stream(
