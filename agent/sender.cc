@@ -108,7 +108,12 @@ void Sender::Run() {
     metrics_->connected.Set(0);
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_ && (spool_->PendingBatches() == 0 || absl::Now() >= drain_deadline_)) break;
+      // A stop drains over a working stream; it does not wait for a collector it cannot reach:
+      // what is not sent stays in the spool for the next start.
+      if (stopping_ && (spool_->PendingBatches() == 0 || absl::Now() >= drain_deadline_ ||
+                        absl::IsCancelled(s))) {
+        break;
+      }
     }
     // Only a stream that worked for a while resets the backoff: a collector that welcomes and
     // then refuses (queue full) must see the agent back off further each time.
@@ -149,9 +154,18 @@ absl::Status Sender::RunStream(bool* welcomed) {
     }
   } unregister{this};
 
-  if (!channel_->WaitForConnected(std::chrono::system_clock::now() +
-                                  absl::ToChronoMilliseconds(options_.endpoint.connect_timeout))) {
-    return absl::UnavailableError(absl::StrCat("cannot connect to ", options_.endpoint.address));
+  // In slices, so that a stop is not held up for connect_timeout by an unreachable collector.
+  const absl::Time connect_deadline = absl::Now() + options_.endpoint.connect_timeout;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::CancelledError("the agent is stopping");
+    }
+    const absl::Time slice = std::min(connect_deadline, absl::Now() + absl::Milliseconds(200));
+    if (channel_->WaitForConnected(absl::ToChronoTime(slice))) break;
+    if (absl::Now() >= connect_deadline) {
+      return absl::UnavailableError(absl::StrCat("cannot connect to ", options_.endpoint.address));
+    }
   }
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CollectorMessage>> stream =
       stub_->Stream(&ctx);

@@ -91,5 +91,28 @@ TEST(CollectorOutage, CleanStopEndsAgentStreamsAtOnce) {
   }
 }
 
+// An agent whose collector is unreachable stops at once on SIGTERM: it does not wait out its
+// connect_timeout (10 s) for a collector it cannot reach, and what it measured stays in the
+// spool, sent when the collector is back.
+TEST(CollectorOutage, AgentStopsAtOnceWhenTheCollectorIsUnreachable) {
+  Stack stack;
+  stack.StartAgent();  // no collector: connection refused, retried
+  absl::SleepFor(absl::Seconds(3));
+  const absl::Time stop_at = absl::Now();
+  EXPECT_EQ(stack.agent()->Stop(SIGTERM, absl::Seconds(30)), 0) << stack.agent()->Stderr();
+  EXPECT_LT(absl::Now() - stop_at, absl::Seconds(3)) << stack.agent()->Stderr();
+
+  stack.StartCollector();
+  stack.StartAgent();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        nlohmann::json p = stack.Points("system.uptime_seconds");
+        return !p.empty() && p.front()[0].get<int64_t>() < absl::ToUnixMillis(stop_at) - 1000;
+      },
+      absl::Seconds(30)))
+      << "the points measured before the stop arrive after the restart\n"
+      << stack.agent()->Stderr();
+}
+
 }  // namespace
 }  // namespace vigil::testing
