@@ -219,34 +219,32 @@ void PeriodCloseLoop(benchmark::State& state, std::shared_ptr<const RuleSet> rul
 
 void BM_PeriodClose(benchmark::State& state) { PeriodCloseLoop(state, Rules(0, 0)); }
 
-// 3a. The same rule with `statistic: p99`: each period's 6 points per instance are kept and
-// sorted at the close.
-void BM_PeriodCloseP99(benchmark::State& state) {
-  const std::string yaml = absl::StrCat("rules:\n", kCpuRule, "    statistic: p99\n");
-  absl::StatusOr<std::shared_ptr<const RuleSet>> rules = ParseRuleSet({{"p.yaml", yaml}});
+// PeriodCloseLoop over the rule set in `yaml`.
+void PeriodCloseOf(benchmark::State& state, const std::string& yaml) {
+  absl::StatusOr<std::shared_ptr<const RuleSet>> rules = ParseRuleSet({{"b.yaml", yaml}});
   if (!rules.ok()) {
     state.SkipWithError("rule set");
     return;
   }
   PeriodCloseLoop(state, *rules);
+}
+
+// 3a. The same rule with `statistic: p99`: each period's 6 points per instance are kept and
+// sorted at the close.
+void BM_PeriodCloseP99(benchmark::State& state) {
+  PeriodCloseOf(state, absl::StrCat("rules:\n", kCpuRule, "    statistic: p99\n"));
 }
 
 // 3c. The same rule with `statistic: rate` (a counter's per-second increase): the general
 // per-query path, keeping each period's points and the series' last point before the period.
 void BM_PeriodCloseRate(benchmark::State& state) {
-  const std::string yaml = absl::StrCat("rules:\n", kCpuRule, "    statistic: rate\n");
-  absl::StatusOr<std::shared_ptr<const RuleSet>> rules = ParseRuleSet({{"r.yaml", yaml}});
-  if (!rules.ok()) {
-    state.SkipWithError("rule set");
-    return;
-  }
-  PeriodCloseLoop(state, *rules);
+  PeriodCloseOf(state, absl::StrCat("rules:\n", kCpuRule, "    statistic: rate\n"));
 }
 
 // 3d. A fleet aggregate: one instance over all 100k series (each host's average, averaged over
 // the fleet), as the shipped env-web-cpu-near-capacity rule.
 void BM_PeriodCloseFleetAggregate(benchmark::State& state) {
-  constexpr char kFleet[] = R"(rules:
+  PeriodCloseOf(state, R"(rules:
   - name: fleet-cpu
     metric: system.cpu.utilization
     statistic: avg
@@ -255,13 +253,7 @@ void BM_PeriodCloseFleetAggregate(benchmark::State& state) {
     evaluation_periods: 3
     comparison: ">"
     threshold: 90
-)";
-  absl::StatusOr<std::shared_ptr<const RuleSet>> rules = ParseRuleSet({{"f.yaml", kFleet}});
-  if (!rules.ok()) {
-    state.SkipWithError("rule set");
-    return;
-  }
-  PeriodCloseLoop(state, *rules);
+)");
 }
 
 // 4. Decision latency: one instance of 100k breaches for 3 periods (M = N = 3); the time of the
